@@ -1,0 +1,16 @@
+//! relbot-periodicity: algorithms that decide whether a host contacts a peer with a fixed
+//! period, from the start times of their flows.
+//!
+//! Pure code: no I/O, no async, no Kafka, no logging. Callers (the embedded `relbot analyze`,
+//! the detector service) own the flows and hand each (host, peer) pair's start times in.
+//!
+//! Layout:
+//! - [`classic`]: the original RelBot `timedetector` check, reproduced bit for bit
+//!   (`../shared/SEED-ALGORITHM.md`), with its parameters and the original's JSON config;
+//! - [`PeriodMask`]: which of the configured candidate periods a pair is periodic for.
+
+pub mod classic;
+mod mask;
+
+pub use classic::{Classic, ClassicParams, ClassicScratch, ParamsError};
+pub use mask::PeriodMask;

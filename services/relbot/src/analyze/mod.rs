@@ -1,0 +1,212 @@
+//! `relbot analyze`: the whole pipeline embedded on files — read, parse, group by pair,
+//! evaluate, render — with no Kafka.
+//!
+//! Reading, parsing and inserting overlap: one thread reads and decompresses blocks of whole
+//! lines, a worker per core parses blocks, and the calling thread adds the records to the pair
+//! table in input order (so line errors are reported in order). Evaluation then runs over all
+//! pairs in parallel.
+
+mod evaluate;
+mod inputs;
+mod pairs;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use relbot_flow::text::{self, LineError};
+use relbot_flow::FlowRecord;
+use relbot_periodicity::{Classic, ClassicParams};
+use serde::Serialize;
+
+pub use evaluate::{evaluate, HostResult, PeerEvidence};
+pub use inputs::{InputFormat, InputSpec};
+pub use pairs::{Pair, PairTable};
+
+use crate::error::AnalyzeError;
+use crate::progress::Progress;
+
+/// What `relbot analyze` is asked to do.
+#[derive(Debug, Clone)]
+pub struct AnalyzeOptions {
+    /// Input files; `-` is standard input.
+    pub inputs: Vec<PathBuf>,
+    /// Line format of the inputs, or detection per file.
+    pub format: InputFormat,
+    /// Parameters of the classic algorithm.
+    pub params: ClassicParams,
+    /// Stop at the first bad line instead of counting and skipping it.
+    pub strict: bool,
+    /// Show a progress bar (when stderr is a terminal).
+    pub progress: bool,
+    /// At most this many bad lines are described on stderr; the rest are only counted.
+    pub max_reported_errors: u64,
+}
+
+/// Counters of one run, printed as the closing summary line.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Input files read.
+    pub files: usize,
+    /// Flow records read.
+    pub flows: u64,
+    /// Lines that did not parse and were skipped.
+    pub skipped_lines: u64,
+    /// Distinct source hosts.
+    pub hosts: usize,
+    /// Distinct (source, destination) pairs.
+    pub pairs: usize,
+    /// Hosts with at least one periodic peer.
+    pub flagged_hosts: usize,
+    /// Wall-clock seconds of the whole run.
+    pub seconds: f64,
+}
+
+impl Summary {
+    /// The one-line summary for stderr.
+    pub fn line(&self) -> String {
+        format!(
+            "relbot: {} flows read from {} file(s), {} line(s) skipped, {} hosts, {} pairs, \
+             {} flagged, {:.2} s",
+            self.flows,
+            self.files,
+            self.skipped_lines,
+            self.hosts,
+            self.pairs,
+            self.flagged_hosts,
+            self.seconds
+        )
+    }
+}
+
+/// The result of a run: configured periods (ascending), flagged hosts, counters.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// Candidate periods, ms, ascending; `HostResult::periods` follows this order.
+    pub periods_ms: Vec<u64>,
+    /// Hosts with at least one periodic peer, sorted by address text.
+    pub hosts: Vec<HostResult>,
+    /// Counters of the run.
+    pub summary: Summary,
+}
+
+/// Records parsed from one block, in flight to the inserting thread.
+struct Parsed {
+    seq: u64,
+    input: usize,
+    records: Vec<FlowRecord>,
+    errors: Vec<LineError>,
+}
+
+/// Runs the analysis; bad lines are described on `diag` (normally stderr).
+pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, AnalyzeError> {
+    let started = Instant::now();
+    let classic = Classic::new(opts.params.clone()).map_err(AnalyzeError::Params)?;
+    let mut inputs = inputs::open_all(&opts.inputs, opts.format)?;
+    let progress = Progress::new(opts.progress, inputs::total_len(&inputs));
+    let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
+
+    let mut table = PairTable::default();
+    let mut skipped = 0u64;
+    let stop = AtomicBool::new(false);
+    let read_error: Mutex<Option<AnalyzeError>> = Mutex::new(None);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+
+    let outcome = std::thread::scope(|scope| -> Result<(), AnalyzeError> {
+        let (job_tx, job_rx) = crossbeam_channel::bounded::<inputs::Job>(2 * workers);
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<Parsed>(2 * workers);
+
+        let (stop, read_error, progress) = (&stop, &read_error, &progress);
+        scope.spawn(move || {
+            if let Err(e) = inputs::read_blocks(&mut inputs, &job_tx, stop, progress) {
+                if let Ok(mut slot) = read_error.lock() {
+                    *slot = Some(e);
+                }
+            }
+        });
+        for _ in 0..workers {
+            let (job_rx, done_tx) = (job_rx.clone(), done_tx.clone());
+            scope.spawn(move || {
+                for job in job_rx {
+                    let mut records = Vec::with_capacity(job.block.data.len() / 64);
+                    let mut errors = Vec::new();
+                    text::parse_block(&job.parser, &job.block, &mut records, &mut errors);
+                    let parsed = Parsed {
+                        seq: job.seq,
+                        input: job.input,
+                        records,
+                        errors,
+                    };
+                    if done_tx.send(parsed).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop((job_rx, done_tx));
+
+        // Insert in input order, so errors are reported in order and --strict stops at the
+        // first bad line of the input.
+        let mut pending: BTreeMap<u64, Parsed> = BTreeMap::new();
+        let mut next = 0u64;
+        for parsed in done_rx.iter() {
+            pending.insert(parsed.seq, parsed);
+            while let Some(parsed) = pending.remove(&next) {
+                next += 1;
+                for error in &parsed.errors {
+                    let name = &names[parsed.input];
+                    if opts.strict {
+                        stop.store(true, Ordering::Relaxed);
+                        return Err(AnalyzeError::BadLine {
+                            file: name.clone(),
+                            line: error.line,
+                            message: error.to_string(),
+                        });
+                    }
+                    skipped += 1;
+                    if skipped <= opts.max_reported_errors {
+                        progress.suspend(|| {
+                            let _ = writeln!(diag, "{name}:{}: skipped: {error}", error.line);
+                        });
+                    }
+                }
+                for record in &parsed.records {
+                    table.add(record);
+                }
+            }
+        }
+        Ok(())
+    });
+    progress.finish();
+    outcome?;
+    if let Some(e) = read_error.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    if skipped > opts.max_reported_errors {
+        let _ = writeln!(
+            diag,
+            "relbot: {} more bad line(s) skipped without detail",
+            skipped - opts.max_reported_errors
+        );
+    }
+
+    let mut summary = Summary {
+        files: names.len(),
+        flows: table.flows(),
+        skipped_lines: skipped,
+        hosts: table.hosts(),
+        pairs: table.len(),
+        ..Summary::default()
+    };
+    let hosts = evaluate(&classic, table.into_pairs());
+    summary.flagged_hosts = hosts.len();
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(Analysis {
+        periods_ms: classic.params().periods_ms.clone(),
+        hosts,
+        summary,
+    })
+}

@@ -1,0 +1,97 @@
+//! Command-line interface of `relbot`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::analyze::InputFormat;
+use crate::config::Algorithm;
+use crate::output::OutputFormat;
+use crate::simulate::SimFormat;
+
+/// relbot finds hosts infected by peer-to-peer botnets in NetFlow/IPFIX data: a host that
+/// contacts several peers with one fixed period is suspicious.
+#[derive(Debug, Parser)]
+#[command(name = "relbot", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Analyse flow files embedded (no Kafka): read, detect, print the flagged hosts.
+    Analyze(AnalyzeArgs),
+    /// Generate a synthetic flow workload with planted P2P bots (and its ground truth).
+    Simulate(SimulateArgs),
+}
+
+/// Arguments of `relbot simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Monitored hosts.
+    #[arg(long, default_value_t = 2000)]
+    pub hosts: u32,
+    /// Window length, hours.
+    #[arg(long, default_value_t = 24.0)]
+    pub hours: f64,
+    /// Total flows, about.
+    #[arg(long, default_value_t = 2_300_000)]
+    pub flows: u64,
+    /// Share of hosts that are bots, 0..1.
+    #[arg(long, default_value_t = 0.02)]
+    pub bot_share: f64,
+    /// Jitter of each beat, ± milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub jitter_ms: i64,
+    /// PRNG seed: the same seed gives the same workload.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "nfdump-fmt")]
+    pub format: SimFormat,
+    /// Write the flows here instead of standard output.
+    #[arg(long, short, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Write the ground truth (planted bots and peers) as JSON here.
+    #[arg(long, value_name = "PATH")]
+    pub truth: Option<PathBuf>,
+}
+
+/// Arguments of `relbot analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Input files (plain, gzip or zstd); `-` reads standard input.
+    #[arg(required = true, value_name = "PATH")]
+    pub inputs: Vec<PathBuf>,
+    /// Line format of the inputs.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub input_format: InputFormat,
+    /// Detection algorithm.
+    #[arg(long, value_enum)]
+    pub algorithm: Option<Algorithm>,
+    /// relbot configuration file (TOML); see `services/relbot/config/default.toml`.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// The original RelBot `timedetector.conf` (JSON), read unchanged, for the classic
+    /// parameters.
+    #[arg(long, value_name = "PATH")]
+    pub seed_config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+    /// Stop at the first line that does not parse (exit 65) instead of skipping it.
+    #[arg(long)]
+    pub strict: bool,
+    /// Describe at most this many bad lines on stderr; further ones are only counted.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub max_errors: u64,
+    /// No progress bar and no summary line on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Validate the configuration, print it, and exit without reading input.
+    #[arg(long)]
+    pub check: bool,
+}

@@ -1,0 +1,67 @@
+//! Renders analysis results: the original's format byte for byte, JSON, and a table.
+
+mod json;
+mod relbot;
+mod table;
+
+use std::io::{self, Write};
+
+use crate::analyze::Analysis;
+
+pub use json::write_json;
+pub use relbot::write_relbot;
+pub use table::write_table;
+
+/// Output formats of `relbot analyze`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// A readable table for people.
+    Text,
+    /// The original RelBot `timedetector` output, byte for byte.
+    Relbot,
+    /// One JSON document with the periodic peers and flow counts per host and period.
+    Json,
+}
+
+/// Writes `analysis` in `format`.
+pub fn write(format: OutputFormat, analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
+    match format {
+        OutputFormat::Text => write_table(analysis, out),
+        OutputFormat::Relbot => write_relbot(analysis, out),
+        OutputFormat::Json => write_json(analysis, out),
+    }
+}
+
+/// A period as people say it: `10m`, `90s`, `1h30m`, `1500ms`.
+pub fn human_period(ms: u64) -> String {
+    if !ms.is_multiple_of(1000) {
+        return format!("{ms}ms");
+    }
+    let s = ms / 1000;
+    let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
+    let mut text = String::new();
+    if h > 0 {
+        text.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        text.push_str(&format!("{m}m"));
+    }
+    if sec > 0 || text.is_empty() {
+        text.push_str(&format!("{sec}s"));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_period;
+
+    #[test]
+    fn periods_read_naturally() {
+        assert_eq!(human_period(600_000), "10m");
+        assert_eq!(human_period(5_400_000), "1h30m");
+        assert_eq!(human_period(90_000), "1m30s");
+        assert_eq!(human_period(1500), "1500ms");
+        assert_eq!(human_period(0), "0s");
+    }
+}
