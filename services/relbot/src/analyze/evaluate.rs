@@ -1,12 +1,11 @@
-//! Runs the classic check over every pair (in parallel) and tallies periodic peers per host.
+//! Runs the classic check over every pair (hosts in parallel) and tallies periodic peers per
+//! host.
 
 use std::net::IpAddr;
 
-use hashbrown::HashMap;
-use rayon::prelude::*;
-use relbot_periodicity::{Classic, PeriodMask};
+use relbot_periodicity::Classic;
 
-use super::pairs::Pair;
+use super::columns::{FlowRows, PairCursor};
 
 /// What the analysis found for one host that has at least one periodic peer.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,43 +36,45 @@ impl HostResult {
     }
 }
 
+/// Totals over all hosts, for the summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Distinct (source, destination) pairs.
+    pub pairs: usize,
+}
+
 /// Evaluates every pair and returns the hosts with at least one periodic peer, sorted by the
 /// address's text, byte order (the original compared and sorted addresses as strings).
-pub fn evaluate(classic: &Classic, mut pairs: Vec<Pair>) -> Vec<HostResult> {
-    let verdicts: Vec<PeriodMask> = pairs
-        .par_iter_mut()
-        .map_init(
-            || classic.scratch(),
-            |scratch, pair| {
-                if !classic.is_candidate(pair.times.len()) {
-                    return PeriodMask::EMPTY;
-                }
-                pair.times.sort_unstable();
-                classic.evaluate(&pair.times, scratch)
-            },
-        )
-        .collect();
-
+pub fn evaluate(classic: &Classic, rows: FlowRows) -> (Vec<HostResult>, Totals) {
     let n_periods = classic.params().periods_ms.len();
-    let mut hosts: HashMap<IpAddr, HostResult> = HashMap::new();
-    for (pair, mask) in pairs.iter().zip(&verdicts) {
-        let host = hosts.entry(pair.src).or_insert_with(|| HostResult {
-            host: pair.src,
+    let per_host = rows.for_each_host(|host, pairs: &mut PairCursor<'_>| {
+        let mut scratch = classic.scratch();
+        let mut result = HostResult {
+            host,
             flows: 0,
             peers: 0,
             periods: vec![Vec::new(); n_periods],
-        });
-        host.flows += pair.times.len() as u64;
-        host.peers += 1;
-        for index in mask.iter() {
-            host.periods[index].push(PeerEvidence {
-                peer: pair.dst,
-                flows: pair.times.len() as u64,
-            });
+        };
+        while let Some((peer, times)) = pairs.next() {
+            result.flows += times.len() as u64;
+            result.peers += 1;
+            if !classic.is_candidate(times.len()) {
+                continue;
+            }
+            for index in classic.evaluate(times, &mut scratch).iter() {
+                result.periods[index].push(PeerEvidence {
+                    peer,
+                    flows: times.len() as u64,
+                });
+            }
         }
-    }
-    let mut found: Vec<(String, HostResult)> = hosts
-        .into_values()
+        result
+    });
+    let totals = Totals {
+        pairs: per_host.iter().map(|h| h.peers as usize).sum(),
+    };
+    let mut found: Vec<(String, HostResult)> = per_host
+        .into_iter()
         .filter(|h| h.periods.iter().any(|p| !p.is_empty()))
         .map(|mut h| {
             for peers in &mut h.periods {
@@ -83,5 +84,5 @@ pub fn evaluate(classic: &Classic, mut pairs: Vec<Pair>) -> Vec<HostResult> {
         })
         .collect();
     found.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    found.into_iter().map(|(_, h)| h).collect()
+    (found.into_iter().map(|(_, h)| h).collect(), totals)
 }

@@ -10,6 +10,9 @@ use relbot_flow::text::{self, LineParser, TextFormat};
 use crate::error::AnalyzeError;
 use crate::progress::Progress;
 
+/// Bytes per block handed to a parsing worker.
+const BLOCK_BYTES: usize = 512 * 1024;
+
 /// The `--input-format` choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum InputFormat {
@@ -63,7 +66,10 @@ pub fn open_all(paths: &[PathBuf], format: InputFormat) -> Result<Vec<InputSpec>
     paths
         .iter()
         .map(|path| {
-            let reader = BlockReader::open(path).map_err(AnalyzeError::Open)?;
+            // Small blocks keep the records in flight (about 100 bytes each) few.
+            let reader = BlockReader::open(path)
+                .map_err(AnalyzeError::Open)?
+                .with_block_bytes(BLOCK_BYTES);
             Ok(InputSpec {
                 name: display_name(path),
                 reader,

@@ -2,13 +2,13 @@
 //! evaluate, render — with no Kafka.
 //!
 //! Reading, parsing and inserting overlap: one thread reads and decompresses blocks of whole
-//! lines, a worker per core parses blocks, and the calling thread adds the records to the pair
-//! table in input order (so line errors are reported in order). Evaluation then runs over all
-//! pairs in parallel.
+//! lines, a worker per core parses blocks, and the calling thread appends the records to a
+//! compact row store in input order (so line errors are reported in order). The rows are then
+//! sorted and every host's pairs evaluated, hosts in parallel.
 
+mod columns;
 mod evaluate;
 mod inputs;
-mod pairs;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -22,9 +22,9 @@ use relbot_flow::FlowRecord;
 use relbot_periodicity::{Classic, ClassicParams};
 use serde::Serialize;
 
-pub use evaluate::{evaluate, HostResult, PeerEvidence};
+pub use columns::{FlowRows, PairCursor};
+pub use evaluate::{evaluate, HostResult, PeerEvidence, Totals};
 pub use inputs::{InputFormat, InputSpec};
-pub use pairs::{Pair, PairTable};
 
 use crate::error::AnalyzeError;
 use crate::progress::Progress;
@@ -109,7 +109,7 @@ pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, Anal
     let progress = Progress::new(opts.progress, inputs::total_len(&inputs));
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
 
-    let mut table = PairTable::default();
+    let mut table = FlowRows::default();
     let mut skipped = 0u64;
     let stop = AtomicBool::new(false);
     let read_error: Mutex<Option<AnalyzeError>> = Mutex::new(None);
@@ -198,10 +198,10 @@ pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, Anal
         flows: table.flows(),
         skipped_lines: skipped,
         hosts: table.hosts(),
-        pairs: table.len(),
         ..Summary::default()
     };
-    let hosts = evaluate(&classic, table.into_pairs());
+    let (hosts, totals) = evaluate(&classic, table);
+    summary.pairs = totals.pairs;
     summary.flagged_hosts = hosts.len();
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(Analysis {
