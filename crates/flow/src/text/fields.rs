@@ -25,8 +25,16 @@ impl<'a> Iterator for Whitespace<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<&'a [u8]> {
-        let start = self.rest.iter().position(|&b| !is_blank(b))?;
-        let rest = &self.rest[start..];
+        // nfdump pads columns with long runs of spaces: skip them eight bytes at a time.
+        let mut rest = self.rest;
+        while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
+            if u64::from_ne_bytes(*chunk) != u64::from_ne_bytes([b' '; 8]) {
+                break;
+            }
+            rest = tail;
+        }
+        let start = rest.iter().position(|&b| !is_blank(b))?;
+        let rest = &rest[start..];
         let len = rest.iter().position(|&b| is_blank(b)).unwrap_or(rest.len());
         let (field, tail) = rest.split_at(len);
         self.rest = tail;

@@ -1,28 +1,18 @@
-//! The batch store of `relbot analyze`: every flow as a 12-byte row (source id, destination,
-//! start-time offset), sorted once at the end so that each (host, peer) pair's times are one
-//! run of rows.
+//! The batch store of `relbot analyze`: each host's flows as 8-byte rows (peer, start-time
+//! offset), sorted per host at the end so that each (host, peer) pair's times are one run.
 //!
 //! Why rows and not a map of pairs: real traffic has about one distinct pair per two flows
 //! (browsing, CDNs, scans), and a hash-map entry per pair costs more than the flows it holds.
-//! Rows cost 12 bytes a flow, sort in parallel, and leave the time-ordered runs the algorithm
-//! needs. Sources are interned (monitored hosts are few); IPv4 destinations are stored as
-//! their 32 bits; IPv6 destinations are interned. Times are `u32` offsets from a base near
-//! the first flow (±24.8 days); a flow outside that span switches the store to 16-byte rows
-//! with full `i64` times.
+//! Rows cost 8 bytes a flow and sort as plain `u64`s, hosts in parallel. Sources are interned
+//! (monitored hosts are few); an IPv4 peer is stored as its 32 bits, an IPv6 peer as an
+//! interned id. Times are `u32` offsets from a base near the first flow (±24.8 days); a flow
+//! outside that span is kept with its full `i64` time in a side list of its host.
 
 use std::net::{IpAddr, Ipv6Addr};
 
 use hashbrown::HashMap;
 use rayon::prelude::*;
 use relbot_flow::FlowRecord;
-
-/// A row: `key` = source id << 1 | destination-is-IPv6, `dst` = IPv4 bits or IPv6 id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Row<T> {
-    key: u32,
-    dst: u32,
-    t: T,
-}
 
 /// Interns values to dense `u32` ids.
 #[derive(Debug)]
@@ -51,14 +41,32 @@ impl<T: std::hash::Hash + Eq + Copy> Interner<T> {
     }
 }
 
-/// All flows of a run, as rows.
+/// A peer as stored in a row: IPv4 bits or an IPv6 id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Peer {
+    V4(u32),
+    V6(u32),
+}
+
+/// One host's flows.
+#[derive(Debug, Default)]
+struct HostRows {
+    /// `ipv4 << 32 | offset`.
+    v4: Vec<u64>,
+    /// `ipv6 id << 32 | offset`.
+    v6: Vec<u64>,
+    /// Flows too far from the base for a `u32` offset.
+    wide: Vec<(Peer, i64)>,
+}
+
+/// All flows of a run, as rows per host.
 #[derive(Debug, Default)]
 pub struct FlowRows {
     sources: Interner<IpAddr>,
+    hosts: Vec<HostRows>,
     v6_peers: Interner<Ipv6Addr>,
     base: Option<i64>,
-    narrow: Vec<Row<u32>>,
-    wide: Vec<Row<i64>>,
+    flows: u64,
 }
 
 /// Half the span a `u32` offset covers: the base sits this far before the first flow.
@@ -67,12 +75,15 @@ const HALF_SPAN: i64 = 1 << 31;
 impl FlowRows {
     /// Adds one flow.
     pub fn add(&mut self, flow: &FlowRecord) {
-        let src = self.sources.id(flow.src);
-        let (v6, dst) = match flow.dst {
-            IpAddr::V4(a) => (0, u32::from(a)),
-            IpAddr::V6(a) => (1, self.v6_peers.id(a)),
+        self.flows += 1;
+        let src = self.sources.id(flow.src) as usize;
+        if src == self.hosts.len() {
+            self.hosts.push(HostRows::default());
+        }
+        let peer = match flow.dst {
+            IpAddr::V4(a) => Peer::V4(u32::from(a)),
+            IpAddr::V6(a) => Peer::V6(self.v6_peers.id(a)),
         };
-        let key = src << 1 | v6;
         let base = *self
             .base
             .get_or_insert(flow.start_ms.saturating_sub(HALF_SPAN));
@@ -80,19 +91,17 @@ impl FlowRows {
             .start_ms
             .checked_sub(base)
             .and_then(|d| u32::try_from(d).ok());
-        match offset {
-            Some(t) if self.wide.is_empty() => self.narrow.push(Row { key, dst, t }),
-            _ => self.wide.push(Row {
-                key,
-                dst,
-                t: flow.start_ms,
-            }),
+        let host = &mut self.hosts[src];
+        match (peer, offset) {
+            (Peer::V4(a), Some(t)) => host.v4.push(u64::from(a) << 32 | u64::from(t)),
+            (Peer::V6(id), Some(t)) => host.v6.push(u64::from(id) << 32 | u64::from(t)),
+            (peer, None) => host.wide.push((peer, flow.start_ms)),
         }
     }
 
     /// Flows added.
     pub fn flows(&self) -> u64 {
-        (self.narrow.len() + self.wide.len()) as u64
+        self.flows
     }
 
     /// Distinct sources.
@@ -100,37 +109,121 @@ impl FlowRows {
         self.sources.values.len()
     }
 
-    /// Sorts the rows and calls `visit(host, pairs)` once per source, sources in parallel;
-    /// `pairs` yields each of the host's peers with its start times, ascending.
+    /// Calls `visit(host, pairs)` once per source, sources in parallel; `pairs` yields each of
+    /// the host's peers with its start times, ascending.
     pub fn for_each_host<R: Send>(
-        mut self,
+        self,
         visit: impl Fn(IpAddr, &mut PairCursor<'_>) -> R + Sync,
     ) -> Vec<R> {
-        let sources = std::mem::take(&mut self.sources.values);
-        let v6_peers = std::mem::take(&mut self.v6_peers.values);
-        let peer = |key: u32, dst: u32| -> IpAddr {
-            if key & 1 == 0 {
-                IpAddr::V4(dst.into())
-            } else {
-                IpAddr::V6(v6_peers[dst as usize])
+        let Self {
+            sources,
+            hosts,
+            v6_peers,
+            base,
+            ..
+        } = self;
+        let base = base.unwrap_or(0);
+        let v6_peers = &v6_peers.values;
+        hosts
+            .into_par_iter()
+            .zip(sources.values.into_par_iter())
+            .map(|(rows, host)| {
+                let rows = HostWalk::new(rows, base);
+                let mut at = 0usize;
+                let mut cursor = PairCursor {
+                    fill: Box::new(|times: &mut Vec<i64>| {
+                        let peer = rows.pair(&mut at, times)?;
+                        Some(match peer {
+                            Peer::V4(a) => IpAddr::V4(a.into()),
+                            Peer::V6(id) => IpAddr::V6(v6_peers[id as usize]),
+                        })
+                    }),
+                    times: Vec::new(),
+                };
+                visit(host, &mut cursor)
+            })
+            .collect()
+    }
+}
+
+/// One host's rows, sorted for walking pair by pair.
+enum HostWalk {
+    /// The common case: IPv4 rows, then IPv6 rows, each sorted by (peer, offset).
+    Narrow {
+        rows: Vec<u64>,
+        v6_from: usize,
+        base: i64,
+    },
+    /// The host has flows outside the offset span: every row with its full time.
+    Wide(Vec<(Peer, i64)>),
+}
+
+impl HostWalk {
+    fn new(rows: HostRows, base: i64) -> Self {
+        let HostRows {
+            mut v4,
+            mut v6,
+            wide,
+        } = rows;
+        if wide.is_empty() {
+            v4.sort_unstable();
+            v6.sort_unstable();
+            let v6_from = v4.len();
+            v4.append(&mut v6);
+            return Self::Narrow {
+                rows: v4,
+                v6_from,
+                base,
+            };
+        }
+        let mut all = wide;
+        all.extend(
+            v4.iter()
+                .map(|&r| (Peer::V4((r >> 32) as u32), base + (r & 0xffff_ffff) as i64)),
+        );
+        all.extend(
+            v6.iter()
+                .map(|&r| (Peer::V6((r >> 32) as u32), base + (r & 0xffff_ffff) as i64)),
+        );
+        all.sort_unstable();
+        Self::Wide(all)
+    }
+
+    /// Fills `times` with the pair starting at row `at`, advances `at`, returns its peer.
+    fn pair(&self, at: &mut usize, times: &mut Vec<i64>) -> Option<Peer> {
+        times.clear();
+        match self {
+            Self::Narrow {
+                rows,
+                v6_from,
+                base,
+            } => {
+                let first = *rows.get(*at)?;
+                let peer_bits = first >> 32;
+                // Search within the family's own sorted region only.
+                let region_end = if *at < *v6_from { *v6_from } else { rows.len() };
+                let len = rows[*at..region_end].partition_point(|&r| r >> 32 == peer_bits);
+                let end = *at + len;
+                times.extend(
+                    rows[*at..end]
+                        .iter()
+                        .map(|&r| base + (r & 0xffff_ffff) as i64),
+                );
+                let peer = if *at < *v6_from {
+                    Peer::V4(peer_bits as u32)
+                } else {
+                    Peer::V6(peer_bits as u32)
+                };
+                *at = end;
+                Some(peer)
             }
-        };
-        let base = self.base.unwrap_or(0);
-        if self.wide.is_empty() {
-            let mut rows = self.narrow;
-            rows.par_sort_unstable();
-            group_by_source(&rows, &sources, &peer, &|t| base + i64::from(t), &visit)
-        } else {
-            // Rare: a span over ~49 days. Widen everything, then the same walk.
-            let mut rows = self.wide;
-            rows.extend(self.narrow.iter().map(|r| Row {
-                key: r.key,
-                dst: r.dst,
-                t: base + i64::from(r.t),
-            }));
-            drop(self.narrow);
-            rows.par_sort_unstable();
-            group_by_source(&rows, &sources, &peer, &|t| t, &visit)
+            Self::Wide(rows) => {
+                let (peer, _) = *rows.get(*at)?;
+                let len = rows[*at..].partition_point(|r| r.0 == peer);
+                times.extend(rows[*at..*at + len].iter().map(|r| r.1));
+                *at += len;
+                Some(peer)
+            }
         }
     }
 }
@@ -158,46 +251,6 @@ impl PairCursor<'_> {
         let peer = (self.fill)(&mut self.times)?;
         Some((peer, &self.times))
     }
-}
-
-/// Splits sorted rows by source and calls `visit` once per source, sources in parallel.
-fn group_by_source<T: Copy + Send + Sync, R: Send>(
-    rows: &[Row<T>],
-    sources: &[IpAddr],
-    peer: &(impl Fn(u32, u32) -> IpAddr + Sync),
-    time: &(impl Fn(T) -> i64 + Sync),
-    visit: &(impl Fn(IpAddr, &mut PairCursor<'_>) -> R + Sync),
-) -> Vec<R> {
-    // Source boundaries: both key values of a source (IPv4 and IPv6 peers) form one group.
-    let mut starts = Vec::with_capacity(sources.len() + 1);
-    let mut i = 0;
-    while i < rows.len() {
-        starts.push(i);
-        let src = rows[i].key >> 1;
-        i += rows[i..].partition_point(|r| r.key >> 1 == src);
-    }
-    starts.push(rows.len());
-    starts
-        .par_windows(2)
-        .map(|w| {
-            let host_rows = &rows[w[0]..w[1]];
-            let host = sources[(host_rows[0].key >> 1) as usize];
-            let mut at = 0;
-            let mut cursor = PairCursor {
-                fill: Box::new(move |times: &mut Vec<i64>| {
-                    let first = *host_rows.get(at)?;
-                    let len = host_rows[at..]
-                        .partition_point(|r| r.key == first.key && r.dst == first.dst);
-                    times.clear();
-                    times.extend(host_rows[at..at + len].iter().map(|r| time(r.t)));
-                    at += len;
-                    Some(peer(first.key, first.dst))
-                }),
-                times: Vec::new(),
-            };
-            visit(host, &mut cursor)
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -231,19 +284,30 @@ mod tests {
             flow(20, "10.0.0.1", "10.0.0.2"),
             flow(5, "10.0.0.1", "2001:db8::1"),
             flow(7, "10.0.0.1", "2001:db8::1"),
+            // IPv4 bits 0 and 1 equal the first IPv6 ids: the families must stay apart.
+            flow(6, "10.0.0.1", "0.0.0.1"),
+            flow(8, "10.0.0.1", "0.0.0.0"),
+            flow(9, "10.0.0.1", "2001:db8::2"),
         ] {
             rows.add(&f);
         }
-        assert_eq!((rows.flows(), rows.hosts()), (5, 2));
+        assert_eq!((rows.flows(), rows.hosts()), (8, 2));
         let hosts = collect(rows);
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
-        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
         assert_eq!(
             hosts,
             vec![
-                (a, vec![(b, vec![20, 30]), (v6, vec![5, 7])]),
-                (b, vec![(a, vec![10])])
+                (
+                    ip("10.0.0.1"),
+                    vec![
+                        (ip("0.0.0.0"), vec![8]),
+                        (ip("0.0.0.1"), vec![6]),
+                        (ip("10.0.0.2"), vec![20, 30]),
+                        (ip("2001:db8::1"), vec![5, 7]),
+                        (ip("2001:db8::2"), vec![9])
+                    ]
+                ),
+                (ip("10.0.0.2"), vec![(ip("10.0.0.1"), vec![10])])
             ]
         );
     }
@@ -252,17 +316,16 @@ mod tests {
     fn spans_beyond_a_u32_offset_keep_exact_times() {
         let mut rows = FlowRows::default();
         let day = 86_400_000i64;
-        let times = [
-            1_416_000_000_000,
-            1_416_000_000_000 + 60 * day,
-            1_416_000_000_000 - 30 * day,
-        ];
+        let t0 = 1_416_000_000_000;
+        let times = [t0, t0 + 60 * day, t0 - 30 * day, t0 + day];
         for t in times {
             rows.add(&flow(t, "10.0.0.1", "10.0.0.2"));
         }
+        rows.add(&flow(t0, "10.0.0.1", "2001:db8::1"));
         let hosts = collect(rows);
         let mut expected = times.to_vec();
         expected.sort_unstable();
         assert_eq!(hosts[0].1[0].1, expected);
+        assert_eq!(hosts[0].1[1].1, vec![t0]);
     }
 }
