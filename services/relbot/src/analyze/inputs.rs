@@ -11,7 +11,7 @@ use crate::error::AnalyzeError;
 use crate::progress::Progress;
 
 /// Bytes per block handed to a parsing worker.
-const BLOCK_BYTES: usize = 512 * 1024;
+const BLOCK_BYTES: usize = 256 * 1024;
 
 /// The `--input-format` choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -116,8 +116,8 @@ pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, Anal
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
 
     let outcome = std::thread::scope(|scope| -> Result<(), AnalyzeError> {
-        let (job_tx, job_rx) = crossbeam_channel::bounded::<inputs::Job>(2 * workers);
-        let (done_tx, done_rx) = crossbeam_channel::bounded::<Parsed>(2 * workers);
+        let (job_tx, job_rx) = crossbeam_channel::bounded::<inputs::Job>(workers);
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<Parsed>(workers);
 
         let (stop, read_error, progress) = (&stop, &read_error, &progress);
         scope.spawn(move || {
