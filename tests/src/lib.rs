@@ -5,6 +5,11 @@
 //! tests share: deterministic flow records and Java's own answer to "which partition does
 //! this key go to".
 
+pub mod cch;
+pub mod pki;
+pub mod reporter;
+pub mod rsyslog;
+
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
