@@ -7,10 +7,16 @@
 //! Layout:
 //! - [`classic`]: the original RelBot `timedetector` check, reproduced bit for bit
 //!   (`../shared/SEED-ALGORITHM.md`), with its parameters and the original's JSON config;
-//! - [`PeriodMask`]: which of the configured candidate periods a pair is periodic for.
+//! - [`PeriodMask`]: which of the configured candidate periods a pair is periodic for;
+//! - [`algorithm`]: [`Algorithm`], the one interface callers use to run any algorithm
+//!   (per-pair verdicts with confidence, per-host tallies of peers per period).
 
+pub mod algorithm;
 pub mod classic;
 mod mask;
 
+pub use algorithm::{
+    Algorithm, AlgorithmScratch, PairVerdict, PeerScore, PeriodTally, PeriodicFor,
+};
 pub use classic::{Classic, ClassicParams, ClassicScratch, ParamsError};
 pub use mask::PeriodMask;

@@ -1,0 +1,97 @@
+//! Turning a host's finding into a [`Detection`], and deciding whether it is emitted.
+
+use std::net::IpAddr;
+
+use relbot_codec::{Detection, DetectionId, Evidence, PeriodResult};
+
+use crate::result::Finding;
+use crate::EmitRule;
+
+/// Whether a new finding is emitted, given the finding of the last detection (if any).
+pub(crate) fn should_emit(rule: EmitRule, new: &Finding, emitted: Option<&Finding>) -> bool {
+    match rule {
+        EmitRule::Escalation => new.escalates(emitted),
+        EmitRule::AnyChange => match emitted {
+            None => new.is_flagged(),
+            Some(old) => !new.same_peers(old),
+        },
+    }
+}
+
+/// What identifies the algorithm in a detection.
+#[derive(Debug, Clone)]
+pub(crate) struct AlgorithmLabel {
+    pub name: &'static str,
+    pub version: String,
+    pub scores_peers: bool,
+    pub max_listed_peers: usize,
+}
+
+/// The detection for `host` and `finding`, with its idempotent id.
+///
+/// - Peers are listed in ascending address order (IPv4 as IPv4-mapped IPv6, as in the id),
+///   at most `max_listed_peers` per period; counts are complete.
+/// - `score` = 1 − 0.5^s, where s is the largest sum of peer confidences over the periods
+///   (classic: the largest count): one periodic peer scores 0.5, as the original reported,
+///   two 0.75, three 0.875.
+/// - `confidence` is the mean confidence of the listed peers (1.0 when none is listed).
+/// - `emitted_at_ms` is the tick (event time): the engine has no clock; a service may
+///   overwrite it with wall-clock time, which is not part of the id.
+pub(crate) fn build(host: IpAddr, f: &Finding, label: &AlgorithmLabel) -> Detection {
+    let mut strongest = 0.0f64;
+    let (mut conf_sum, mut conf_n) = (0.0f64, 0u64);
+    let periods = f
+        .periods
+        .iter()
+        .map(|p| {
+            let mut listed: Vec<(IpAddr, f64)> =
+                p.peers.iter().map(|x| (x.peer, x.confidence)).collect();
+            listed.sort_unstable_by_key(|(ip, _)| octets(*ip));
+            listed.truncate(label.max_listed_peers);
+            strongest = strongest.max(p.peers.iter().map(|x| x.confidence).sum());
+            conf_sum += listed.iter().map(|(_, c)| c).sum::<f64>();
+            conf_n += listed.len() as u64;
+            PeriodResult {
+                period_ms: i64::try_from(p.period_ms).unwrap_or(i64::MAX),
+                count: u32::try_from(p.peers.len())
+                    .unwrap_or(u32::MAX)
+                    .min(i32::MAX as u32),
+                peers: listed.iter().map(|(ip, _)| *ip).collect(),
+                peer_confidence: label
+                    .scores_peers
+                    .then(|| listed.iter().map(|(_, c)| *c).collect()),
+            }
+        })
+        .collect();
+    Detection {
+        detection_id: DetectionId::from_bytes([0; 16]),
+        host,
+        window_start_ms: f.window_start_ms,
+        window_end_ms: f.window_end_ms,
+        algorithm: label.name.to_string(),
+        algorithm_version: label.version.clone(),
+        periods,
+        score: (1.0 - 0.5f64.powf(strongest)).clamp(0.0, 1.0),
+        confidence: if conf_n == 0 {
+            1.0
+        } else {
+            (conf_sum / conf_n as f64).clamp(0.0, 1.0)
+        },
+        evidence: Evidence {
+            flows_seen: f.flows,
+            pairs_evaluated: u64::from(f.peers),
+            first_flow_ms: f.first_flow_ms,
+            last_flow_ms: f.last_flow_ms,
+        },
+        emitted_at_ms: f.window_end_ms,
+    }
+    .with_computed_id()
+}
+
+/// The address as 16 bytes, IPv4 mapped into IPv6 (the id's order).
+fn octets(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        IpAddr::V6(a) => a.octets(),
+    }
+}

@@ -1,0 +1,564 @@
+//! [`Engine`]: ingest flows, advance event time, evaluate due hosts, emit detections; keep
+//! state bounded; snapshot and restore it.
+
+use std::net::IpAddr;
+
+use hashbrown::{DefaultHashBuilder, HashMap, HashSet};
+use relbot_codec::Detection;
+use relbot_flow::FlowRecord;
+use relbot_periodicity::{Algorithm, AlgorithmScratch};
+
+use crate::budget::{heap_cost, low_water, lru_victims};
+use crate::detection::{self, AlgorithmLabel};
+use crate::evaluate::{evaluate_host, Evaluator};
+use crate::result::HostResult;
+use crate::schedule::Schedule;
+use crate::snapshot::{self, ChangeSet, ClockState, HostChange};
+use crate::state::{Host, Pair, MAX_TIMES, NEVER};
+use crate::watermark::Clock;
+use crate::{EngineConfig, EngineError, EngineStats};
+
+/// What [`Engine::ingest`] did with a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingest {
+    /// The flow's start time was added to its host's state.
+    Accepted,
+    /// The source is not monitored.
+    Filtered,
+    /// The flow starts before the closed end of the clock (see [`Engine::closed_end_ms`]).
+    Late,
+    /// The flow's input position is already reflected in the (restored) state.
+    Duplicate,
+    /// The host already has `max_peers_per_host` peers and this is a new one.
+    PeerCapped,
+}
+
+/// Bookkeeping about one host, for tests and operators (e.g. to prove that no flow was
+/// counted twice after a restore).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostCounters {
+    /// Flows accepted for the host since its state was created (restores carry it over).
+    pub flows_accepted: u64,
+    /// Input position of the last flow accepted, when positions are given.
+    pub position: Option<u64>,
+    /// Peers with state.
+    pub pairs: usize,
+    /// Flow times retained.
+    pub retained_times: usize,
+    /// Newest flow start accepted, ms.
+    pub newest_ms: i64,
+}
+
+/// The detection engine of one partition (or of one `relbot analyze` run).
+///
+/// Pure: no I/O, no clock, no logging. Typical use:
+/// - batch: [`EngineConfig::batch`], [`ingest`](Self::ingest) every flow,
+///   [`flush`](Self::flush), then [`host_results`](Self::host_results);
+/// - streaming: [`ingest_at`](Self::ingest_at) each record with its offset,
+///   [`advance`](Self::advance) after each poll batch and produce the detections, then
+///   [`take_changed`](Self::take_changed) for the changelog before committing offsets.
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    algorithm: Algorithm,
+    label: AlgorithmLabel,
+    horizon_ms: Option<i64>,
+    sparse: Option<(usize, i64)>,
+    max_times: usize,
+    clock: Clock,
+    hosts: HashMap<IpAddr, Host>,
+    hasher: DefaultHashBuilder,
+    schedule: Schedule,
+    scratch: AlgorithmScratch,
+    window: Vec<i64>,
+    /// Σ host.heap_bytes().
+    host_heap: usize,
+    pairs: usize,
+    times: usize,
+    /// Hosts changed (or removed) since the last `take_changed`.
+    changed: HashSet<IpAddr>,
+    /// Flows at or below this input position are already reflected (restored clock).
+    skip_through: Option<u64>,
+    max_position: Option<u64>,
+    stats: EngineStats,
+}
+
+impl Engine {
+    /// An engine with `config` running `algorithm`.
+    pub fn new(config: EngineConfig, algorithm: Algorithm) -> Result<Self, EngineError> {
+        config.validate()?;
+        if let Some(budget) = config.budget_bytes {
+            // LRU eviction keeps the most recently active hosts; a single host (a scanner
+            // is always recent) must not be able to take the budget from all others.
+            let one_host = config.max_peers_per_host.saturating_mul(size_of::<Pair>());
+            if one_host > budget / 4 {
+                return Err(EngineError::config(
+                    "max_peers_per_host",
+                    format!(
+                        "{} peers of one host could take {one_host} bytes, over a quarter of \
+                         budget_bytes ({budget})",
+                        config.max_peers_per_host
+                    ),
+                ));
+            }
+        }
+        let max_period = i64::try_from(algorithm.max_period_ms()).unwrap_or(i64::MAX);
+        let sparse = config.sparse_idle_periods.map(|n| {
+            (
+                algorithm.min_times(),
+                max_period.saturating_mul(i64::from(n)),
+            )
+        });
+        let label = AlgorithmLabel {
+            name: algorithm.name(),
+            version: algorithm.version(),
+            scores_peers: algorithm.scores_peers(),
+            max_listed_peers: config.max_listed_peers,
+        };
+        Ok(Self {
+            horizon_ms: config.horizon_ms(),
+            sparse,
+            max_times: config.max_times_per_pair.min(MAX_TIMES),
+            clock: Clock::new(config.interval_ms(), config.lateness_ms()),
+            hosts: HashMap::with_hasher(DefaultHashBuilder::default()),
+            hasher: DefaultHashBuilder::default(),
+            schedule: Schedule::default(),
+            scratch: algorithm.scratch(),
+            window: Vec::new(),
+            host_heap: 0,
+            pairs: 0,
+            times: 0,
+            changed: HashSet::new(),
+            skip_through: None,
+            max_position: None,
+            stats: EngineStats::default(),
+            label,
+            config,
+            algorithm,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> &Algorithm {
+        &self.algorithm
+    }
+
+    /// The algorithm's version string, as written into detections.
+    pub fn algorithm_version(&self) -> &str {
+        &self.label.version
+    }
+
+    /// Adds one flow (see [`Ingest`] for what can happen to it). Does not evaluate: call
+    /// [`advance`](Self::advance) or [`flush`](Self::flush).
+    pub fn ingest(&mut self, flow: &FlowRecord) -> Ingest {
+        self.ingest_inner(flow, None)
+    }
+
+    /// [`ingest`](Self::ingest) with the flow's input position (e.g. its Kafka offset;
+    /// increasing within the input). A flow at or below its host's last accepted position,
+    /// or at or below the position of a restored clock, is skipped as
+    /// [`Ingest::Duplicate`]: replaying input after a restore counts no flow twice.
+    pub fn ingest_at(&mut self, flow: &FlowRecord, position: u64) -> Ingest {
+        self.ingest_inner(flow, Some(position))
+    }
+
+    fn ingest_inner(&mut self, flow: &FlowRecord, position: Option<u64>) -> Ingest {
+        if !self.config.monitored.contains(flow.src) {
+            self.stats.flows_filtered += 1;
+            return Ingest::Filtered;
+        }
+        let t = flow.start_ms;
+        if let Some(p) = position {
+            self.max_position = self.max_position.max(Some(p));
+            if self.skip_through.is_some_and(|s| p <= s) {
+                // Reflected already; its time still moves the clock as it did the first time.
+                self.clock.observe(t);
+                self.stats.flows_duplicate += 1;
+                return Ingest::Duplicate;
+            }
+        }
+        if t < self.clock.closed_end() {
+            self.stats.flows_late += 1;
+            return Ingest::Late;
+        }
+        let outcome = self.add_time(flow.src, flow.dst, t, position);
+        if outcome != Ingest::Late {
+            self.clock.observe(t);
+        }
+        if outcome == Ingest::Accepted {
+            self.enforce_budget();
+        }
+        outcome
+    }
+
+    /// Adds `t` to the pair (host, peer).
+    fn add_time(&mut self, src: IpAddr, dst: IpAddr, t: i64, position: Option<u64>) -> Ingest {
+        let hasher = &self.hasher;
+        let host = self.hosts.entry(src).or_insert_with(Host::new);
+        if let (Some(p), Some(last)) = (position, host.position) {
+            if p <= last {
+                self.stats.flows_duplicate += 1;
+                return Ingest::Duplicate;
+            }
+        }
+        if t < host.last_tick {
+            // Only possible with a restored clock older than the host's state.
+            self.stats.flows_late += 1;
+            return Ingest::Late;
+        }
+        let before = host.heap_bytes();
+        match host.find(dst, hasher) {
+            Some(i) => {
+                let pair = &mut host.pairs[i];
+                let heap = pair.times.heap_bytes();
+                if pair.times.len() >= self.max_times && t < pair.times.first() {
+                    // It would be the oldest time of a full pair: dropped at once.
+                    self.stats.evictions.times_pair_cap += 1;
+                } else {
+                    if pair.times.insert(t) == 0 {
+                        pair.head_ok = false;
+                    }
+                    host.times += 1;
+                    self.times += 1;
+                    if pair.times.len() > self.max_times {
+                        pair.times.drop_front(1);
+                        pair.head_ok = false;
+                        host.times -= 1;
+                        self.times -= 1;
+                        self.stats.evictions.times_pair_cap += 1;
+                        if pair.evaluated > 0 {
+                            // An evaluated time went: the window must be evaluated afresh.
+                            pair.evaluated = 0;
+                            host.due_ms = host.due_ms.min(pair.times.first());
+                        }
+                    }
+                }
+                host.times_heap = host.times_heap + pair.times.heap_bytes() - heap;
+            }
+            None => {
+                if host.pairs.len() >= self.config.max_peers_per_host {
+                    self.stats.flows_peer_capped += 1;
+                    return Ingest::PeerCapped;
+                }
+                host.push(Pair::new(dst, t), hasher);
+                self.pairs += 1;
+                self.times += 1;
+            }
+        }
+        host.flows += 1;
+        host.newest_ms = host.newest_ms.max(t);
+        if position.is_some() {
+            host.position = position;
+        }
+        host.due_ms = host.due_ms.min(t);
+        self.host_heap = self.host_heap + host.heap_bytes() - before;
+        queue(&self.clock, &mut self.schedule, src, host);
+        if self.config.track_changes && !host.changed {
+            host.changed = true;
+            self.changed.insert(src);
+        }
+        self.stats.flows_ingested += 1;
+        Ingest::Accepted
+    }
+
+    /// Evaluates every host whose window changed, at every tick the watermark has reached,
+    /// in tick order; returns the detections the [`EmitRule`](crate::EmitRule) lets through,
+    /// ordered by tick, then host address.
+    pub fn advance(&mut self) -> Vec<Detection> {
+        let mut out = Vec::new();
+        // i64::MAX queues hosts for the next flush (no ticks).
+        let closed = self.clock.closed_end().min(i64::MAX - 1);
+        while let Some((tick, host)) = self.schedule.pop_until(closed) {
+            self.evaluate(host, tick, tick, &mut out);
+        }
+        out
+    }
+
+    /// End of input: closes every window up to the newest flow (the first tick after it;
+    /// without ticks, just after it) and evaluates everything pending, as if the watermark
+    /// had moved past it. Later flows before that end are late. Use it at the end of a batch
+    /// run or when the input really ends; a replica handing a partition over should only
+    /// [`take_changed`](Self::take_changed), so that the next owner continues exactly.
+    pub fn flush(&mut self) -> Vec<Detection> {
+        let Some(end) = self.clock.flush() else {
+            return Vec::new();
+        };
+        let mut out = self.advance();
+        if !self.clock.has_ticks() {
+            // Without ticks every queued host waits under i64::MAX for a flush.
+            let mut waiting = Vec::new();
+            while let Some(entry) = self.schedule.pop_until(i64::MAX) {
+                waiting.push(entry);
+            }
+            for (queued, host) in waiting {
+                self.evaluate(host, queued, end, &mut out);
+            }
+        }
+        out
+    }
+
+    /// Evaluates `addr` at `tick` if it is still queued under `queued`.
+    fn evaluate(&mut self, addr: IpAddr, queued: i64, tick: i64, out: &mut Vec<Detection>) {
+        let Some(host) = self.hosts.get_mut(&addr) else {
+            return;
+        };
+        if host.scheduled != queued {
+            return;
+        }
+        host.scheduled = NEVER;
+        if tick <= host.last_tick {
+            // Only with restored state from a later clock: wait for the next tick.
+            queue(&self.clock, &mut self.schedule, addr, host);
+            return;
+        }
+        let (heap, pairs, times) = (host.heap_bytes(), host.pairs.len(), host.times);
+        let mut ev = Evaluator {
+            algorithm: &self.algorithm,
+            horizon_ms: self.horizon_ms,
+            sparse: self.sparse,
+            scratch: &mut self.scratch,
+            window: &mut self.window,
+            hasher: &self.hasher,
+        };
+        let mut o = evaluate_host(&mut ev, host, tick);
+        let s = &mut self.stats;
+        s.host_evaluations += 1;
+        s.pair_evaluations += o.pair_evaluations;
+        s.evictions.times_expired += o.times_expired;
+        s.evictions.pairs_expired += o.pairs_expired;
+        s.evictions.pairs_sparse += o.pairs_sparse;
+        s.evictions.times_sparse += o.times_sparse;
+
+        if detection::should_emit(self.config.emit, &o.finding, o.memo.emitted.as_ref()) {
+            out.push(detection::build(addr, &o.finding, &self.label));
+            s.detections += 1;
+            o.memo.emitted = o.finding.is_flagged().then(|| o.finding.clone());
+        }
+        if o.finding.flows == 0 {
+            // Nothing left in the window: the host starts afresh, whether or not it still
+            // holds times after the tick (which depends on arrival order).
+            o.memo.emitted = None;
+        }
+        host.set_memo(o.memo);
+        self.pairs = self.pairs + host.pairs.len() - pairs;
+        self.times = self.times + host.times - times;
+        self.host_heap = self.host_heap + host.heap_bytes() - heap;
+        if host.pairs.is_empty() {
+            self.stats.evictions.hosts_expired += 1;
+            self.remove_host(addr);
+            return;
+        }
+        queue(&self.clock, &mut self.schedule, addr, host);
+        if self.config.track_changes && !host.changed {
+            host.changed = true;
+            self.changed.insert(addr);
+        }
+    }
+
+    /// Removes a host's state, keeping the totals right and noting a tombstone.
+    fn remove_host(&mut self, addr: IpAddr) -> Option<Host> {
+        let host = self.hosts.remove(&addr)?;
+        if host.scheduled != NEVER {
+            self.schedule.remove(host.scheduled, addr);
+        }
+        self.host_heap -= host.heap_bytes();
+        self.pairs -= host.pairs.len();
+        self.times -= host.times;
+        if self.config.track_changes {
+            self.changed.insert(addr);
+        }
+        Some(host)
+    }
+
+    /// Bytes of all state: hosts, the host map, the schedule, the change set.
+    fn state_bytes(&self) -> usize {
+        self.host_heap
+            + heap_cost(self.hosts.allocation_size())
+            + self.schedule.heap_bytes()
+            + heap_cost(self.changed.allocation_size())
+            + heap_cost(self.window.capacity() * 8)
+    }
+
+    /// Evicts least recently active hosts while the state is over budget.
+    fn enforce_budget(&mut self) {
+        let Some(budget) = self.config.budget_bytes else {
+            return;
+        };
+        let total = self.state_bytes();
+        if total <= budget {
+            return;
+        }
+        let slot = size_of::<(IpAddr, Host)>() + 1;
+        let victims = lru_victims(
+            self.hosts
+                .iter()
+                .map(|(a, h)| (*a, h.newest_ms, h.heap_bytes() + slot)),
+            total,
+            low_water(budget),
+        );
+        for addr in victims {
+            if let Some(host) = self.remove_host(addr) {
+                let e = &mut self.stats.evictions;
+                e.hosts_budget += 1;
+                e.pairs_budget += host.pairs.len() as u64;
+                e.times_budget += host.times as u64;
+            }
+        }
+        if self.hosts.capacity() > 2 * self.hosts.len() + 64 {
+            self.hosts
+                .shrink_to(self.hosts.len() + self.hosts.len() / 4);
+        }
+        if self.changed.capacity() > 2 * self.changed.len() + 64 {
+            self.changed.shrink_to(self.changed.len());
+        }
+    }
+
+    /// Counters and gauges.
+    pub fn stats(&self) -> EngineStats {
+        let mut s = self.stats;
+        s.hosts = self.hosts.len() as u64;
+        s.pairs = self.pairs as u64;
+        s.retained_times = self.times as u64;
+        s.queued_hosts = self.schedule.len() as u64;
+        s.state_bytes = self.state_bytes() as u64;
+        s.max_event_ms = self.clock.max_seen();
+        s.watermark_ms = self.clock.watermark();
+        let closed = self.clock.closed_end();
+        s.closed_end_ms = (closed != i64::MIN).then_some(closed);
+        s
+    }
+
+    /// Flows starting before this are late (none yet: `None`).
+    pub fn closed_end_ms(&self) -> Option<i64> {
+        let closed = self.clock.closed_end();
+        (closed != i64::MIN).then_some(closed)
+    }
+
+    /// The latest evaluation of every host that has a periodic peer, sorted by the address's
+    /// text in byte order (the original's order), peers of each period likewise. After a
+    /// batch [`flush`](Self::flush) this is the classic batch result.
+    pub fn host_results(&self) -> Vec<HostResult> {
+        let mut out: Vec<(String, HostResult)> = self
+            .hosts
+            .iter()
+            .filter_map(|(addr, h)| {
+                let f = h.memo()?.latest.as_ref()?;
+                let mut r = f.to_result(*addr);
+                for p in &mut r.periods {
+                    p.peers.sort_by_cached_key(|x| x.peer.to_string());
+                }
+                Some((addr.to_string(), r))
+            })
+            .collect();
+        out.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        out.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Bookkeeping of one host, if it has state.
+    pub fn host_counters(&self, host: IpAddr) -> Option<HostCounters> {
+        self.hosts.get(&host).map(|h| HostCounters {
+            flows_accepted: h.flows,
+            position: h.position,
+            pairs: h.pairs.len(),
+            retained_times: h.times,
+            newest_ms: h.newest_ms,
+        })
+    }
+
+    /// Addresses of all hosts with state, ascending.
+    pub fn hosts(&self) -> Vec<IpAddr> {
+        let mut v: Vec<IpAddr> = self.hosts.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The clock and input position, as saved with the changelog.
+    pub fn clock_state(&self) -> ClockState {
+        ClockState {
+            max_event_ms: self.clock.max_seen(),
+            flushed_through_ms: self.clock.flushed(),
+            position: self.max_position.max(self.skip_through),
+        }
+    }
+
+    /// The encoded state of one host (see [`snapshot`](crate::snapshot) for the format).
+    pub fn host_snapshot(&self, host: IpAddr) -> Option<Vec<u8>> {
+        self.hosts
+            .get(&host)
+            .map(|h| snapshot::encode_host(h, &self.label.version))
+    }
+
+    /// The hosts changed (or removed: tombstones) since the last call, with their encoded
+    /// state, and the clock. Empty unless `track_changes` is on.
+    pub fn take_changed(&mut self) -> ChangeSet {
+        let mut addrs: Vec<IpAddr> = self.changed.drain().collect();
+        addrs.sort_unstable();
+        let hosts = addrs
+            .into_iter()
+            .map(|addr| {
+                let state = self.hosts.get_mut(&addr).map(|h| {
+                    h.changed = false;
+                    snapshot::encode_host(h, &self.label.version)
+                });
+                HostChange { host: addr, state }
+            })
+            .collect();
+        ChangeSet {
+            clock: self.clock_state(),
+            hosts,
+        }
+    }
+
+    /// Replaces the state of `host` by a snapshot (`None`: a tombstone, removes it). Does not
+    /// mark the host changed. Malformed bytes are an error and leave the engine unchanged.
+    pub fn restore(&mut self, host: IpAddr, state: Option<&[u8]>) -> Result<(), EngineError> {
+        let decoded = state
+            .map(|b| snapshot::decode_host(b, &self.label.version, &self.hasher))
+            .transpose()?;
+        if self.hosts.contains_key(&host) {
+            self.remove_host(host);
+            self.changed.remove(&host);
+        }
+        let Some(mut h) = decoded else {
+            return Ok(());
+        };
+        self.host_heap += h.heap_bytes();
+        self.pairs += h.pairs.len();
+        self.times += h.times;
+        self.stats.hosts_restored += 1;
+        queue(&self.clock, &mut self.schedule, host, &mut h);
+        self.hosts.insert(host, h);
+        self.enforce_budget();
+        Ok(())
+    }
+
+    /// Merges a saved clock: the newest flow start and flush end become at least the saved
+    /// ones, and input positions up to the saved one are skipped from now on.
+    pub fn restore_clock(&mut self, clock: &ClockState) {
+        self.clock
+            .restore(clock.max_event_ms, clock.flushed_through_ms);
+        self.skip_through = self.skip_through.max(clock.position);
+    }
+}
+
+/// Queues `host` for the first tick at which its window changes, unless it is queued for an
+/// earlier one already. Never before the tick after its last evaluation.
+fn queue(clock: &Clock, schedule: &mut Schedule, addr: IpAddr, host: &mut Host) {
+    if host.due_ms == i64::MAX {
+        return;
+    }
+    let mut tick = clock.tick_after(host.due_ms);
+    if host.last_tick != NEVER {
+        tick = tick.max(clock.tick_after(host.last_tick));
+    }
+    if host.scheduled == NEVER || tick < host.scheduled {
+        let previous = (host.scheduled != NEVER).then_some(host.scheduled);
+        schedule.push(tick, addr, previous);
+        host.scheduled = tick;
+    }
+}

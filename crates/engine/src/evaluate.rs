@@ -1,0 +1,224 @@
+//! Evaluation of one host at one tick: expire and evict, run the algorithm on the pairs
+//! whose window changed (reusing cached verdicts for the others), tally peers per period.
+
+use std::net::IpAddr;
+
+use hashbrown::DefaultHashBuilder;
+use relbot_periodicity::{Algorithm, AlgorithmScratch, PairVerdict};
+
+use crate::result::{Finding, PeerFinding, PeriodFinding};
+use crate::state::{Host, Memo};
+
+/// Everything an evaluation needs besides the host.
+#[derive(Debug)]
+pub(crate) struct Evaluator<'a> {
+    pub algorithm: &'a Algorithm,
+    pub horizon_ms: Option<i64>,
+    /// (fewest times a pair needs, idle time after which a sparser pair is evicted).
+    pub sparse: Option<(usize, i64)>,
+    pub scratch: &'a mut AlgorithmScratch,
+    /// Reused buffer for one pair's window of times.
+    pub window: &'a mut Vec<i64>,
+    pub hasher: &'a DefaultHashBuilder,
+}
+
+/// What one host evaluation did besides updating the host.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    /// The result (flagged or not).
+    pub finding: Finding,
+    /// The host's memo, with verdicts and `latest` updated; the caller decides on `emitted`
+    /// and gives it back to the host.
+    pub memo: Memo,
+    pub times_expired: u64,
+    pub pairs_expired: u64,
+    pub pairs_sparse: u64,
+    pub times_sparse: u64,
+    pub pair_evaluations: u64,
+}
+
+/// Evaluates `host` over `[tick − horizon, tick)`; updates its pairs, due time and last
+/// tick. The caller re-schedules it and accounts for its size.
+pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) -> Outcome {
+    let floor = ev.horizon_ms.map(|h| tick.saturating_sub(h));
+    let mut memo = host.take_memo();
+    let old_verdicts = std::mem::take(&mut memo.verdicts);
+    let cold = host.cold;
+
+    let mut out = Outcome {
+        finding: empty_finding(tick),
+        memo: Memo::default(),
+        times_expired: 0,
+        pairs_expired: 0,
+        pairs_sparse: 0,
+        times_sparse: 0,
+        pair_evaluations: 0,
+    };
+    let (mut flows, mut peers, mut first, mut last) = (0u64, 0u32, i64::MAX, i64::MIN);
+    let (mut due, mut times, mut times_heap) = (i64::MAX, 0usize, 0usize);
+    let mut periodic: Vec<((IpAddr, u64), PairVerdict)> = Vec::new();
+    let before = host.pairs.len();
+    let periodic_before = !old_verdicts.is_empty();
+    let cached = |peer: IpAddr| {
+        old_verdicts
+            .binary_search_by(|(p, _)| p.cmp(&peer))
+            .map_or(PairVerdict::NONE, |i| old_verdicts[i].1.clone())
+    };
+
+    host.pairs.retain_mut(|pair| {
+        let n = pair.times.len();
+        // Fast path, most pairs of a busy host: nothing new, nothing leaving the window, no
+        // sparse session; decided from the pair itself, without touching its time buffer.
+        if !cold
+            && n > 0
+            && pair.evaluated as usize == n
+            && floor.is_none_or(|f| pair.times.first() >= f)
+            && (ev.sparse.is_none() || pair.head_ok)
+        {
+            flows += n as u64;
+            peers += 1;
+            first = first.min(pair.times.first());
+            last = last.max(pair.times.last());
+            times += n;
+            times_heap += pair.times.heap_bytes();
+            if let Some(h) = ev.horizon_ms {
+                due = due.min(pair.times.first().saturating_add(h));
+            }
+            let verdict = if periodic_before {
+                cached(pair.peer)
+            } else {
+                PairVerdict::NONE
+            };
+            if verdict.is_periodic() {
+                periodic.push(((pair.peer, n as u64), verdict));
+            }
+            return true;
+        }
+
+        let mut changed = cold;
+        if let Some(floor) = floor {
+            let k = pair.times.count_before(floor);
+            if k > 0 {
+                pair.times.drop_front(k);
+                pair.head_ok = false;
+                pair.evaluated = pair.evaluated.saturating_sub(k as u32);
+                out.times_expired += k as u64;
+                changed = true;
+            }
+        }
+        if pair.times.len() == 0 {
+            out.pairs_expired += 1;
+            return false;
+        }
+        if let Some((min_times, idle_ms)) = ev.sparse {
+            // Drop leading sessions too small to be periodic that have been idle too long.
+            loop {
+                let Some((k, last)) = pair.sparse_head(min_times, idle_ms) else {
+                    pair.head_ok = true;
+                    break;
+                };
+                if last >= tick.saturating_sub(idle_ms) {
+                    break;
+                }
+                pair.times.drop_front(k);
+                pair.evaluated = pair.evaluated.saturating_sub(k as u32);
+                out.times_sparse += k as u64;
+                changed = true;
+                if pair.times.len() == 0 {
+                    out.pairs_sparse += 1;
+                    return false;
+                }
+            }
+        }
+        let hi = pair.times.count_before(tick);
+        changed |= hi != pair.evaluated as usize;
+        pair.evaluated = hi as u32;
+        times += pair.times.len();
+        times_heap += pair.times.heap_bytes();
+        due = due.min(pair.due(ev.horizon_ms, ev.sparse));
+        if hi == 0 {
+            return true;
+        }
+        flows += hi as u64;
+        peers += 1;
+        first = first.min(pair.times.first());
+        last = last.max(pair.times.get(hi - 1));
+        let verdict = if !changed {
+            cached(pair.peer)
+        } else if ev.algorithm.is_candidate(hi) {
+            ev.window.clear();
+            pair.times.copy_before(tick, ev.window);
+            out.pair_evaluations += 1;
+            ev.algorithm.evaluate_pair(ev.window, ev.scratch)
+        } else {
+            PairVerdict::NONE
+        };
+        if verdict.is_periodic() {
+            periodic.push(((pair.peer, hi as u64), verdict));
+        }
+        true
+    });
+    if host.pairs.len() != before {
+        host.rebuild_index(ev.hasher);
+    }
+    host.times = times;
+    host.times_heap = times_heap;
+    host.due_ms = due;
+    host.last_tick = tick;
+    host.cold = false;
+
+    let periods = ev
+        .algorithm
+        .tally(periodic.iter().map(|(key, v)| (*key, v)))
+        .into_iter()
+        .map(|t| {
+            let mut peers: Vec<PeerFinding> = t
+                .peers
+                .iter()
+                .map(|s| PeerFinding {
+                    peer: s.peer.0,
+                    flows: s.peer.1,
+                    confidence: s.confidence,
+                })
+                .collect();
+            peers.sort_unstable_by_key(|a| a.peer);
+            PeriodFinding {
+                period_ms: t.period_ms,
+                peers,
+            }
+        })
+        .collect();
+    out.finding = Finding {
+        window_start_ms: floor.unwrap_or(if flows > 0 { first } else { tick }),
+        window_end_ms: tick,
+        flows,
+        peers,
+        first_flow_ms: if flows > 0 { first } else { 0 },
+        last_flow_ms: if flows > 0 { last } else { 0 },
+        periods,
+    };
+
+    let mut verdicts: Vec<(IpAddr, PairVerdict)> = periodic
+        .into_iter()
+        .map(|((peer, _), v)| (peer, v))
+        .collect();
+    verdicts.sort_unstable_by_key(|a| a.0);
+    out.memo = Memo {
+        verdicts,
+        latest: out.finding.is_flagged().then(|| out.finding.clone()),
+        emitted: memo.emitted,
+    };
+    out
+}
+
+fn empty_finding(tick: i64) -> Finding {
+    Finding {
+        window_start_ms: tick,
+        window_end_ms: tick,
+        flows: 0,
+        peers: 0,
+        first_flow_ms: 0,
+        last_flow_ms: 0,
+        periods: Vec::new(),
+    }
+}

@@ -1,0 +1,216 @@
+//! [`Host`]: one monitored host's peers, with a lookup index for hosts with many peers, and
+//! the bookkeeping that evaluation, scheduling, eviction and snapshots need.
+
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+use relbot_periodicity::PairVerdict;
+
+use super::Pair;
+use crate::budget::heap_cost;
+use crate::result::Finding;
+
+/// "No tick": never evaluated, or not scheduled.
+pub(crate) const NEVER: i64 = i64::MIN;
+
+/// Hosts with up to this many peers find a peer by a linear scan and need no index.
+const LINEAR_MAX: usize = 8;
+
+/// One monitored host.
+#[derive(Debug, Clone)]
+pub(crate) struct Host {
+    /// Its peers, in no particular order.
+    pub pairs: Vec<Pair>,
+    /// Peer → index into `pairs`, once there are more than [`LINEAR_MAX`] peers.
+    index: Option<Box<HashTable<u32>>>,
+    /// Earliest event time at which the host's window content changes (`i64::MAX`: none).
+    pub due_ms: i64,
+    /// The tick the host is queued for ([`NEVER`]: not queued).
+    pub scheduled: i64,
+    /// The tick of its last evaluation ([`NEVER`]: none yet).
+    pub last_tick: i64,
+    /// Newest flow start ever accepted (the LRU order of the budget).
+    pub newest_ms: i64,
+    /// Flows accepted for this host since its state was created (restored state included).
+    pub flows: u64,
+    /// Input position of the last flow accepted (see [`Engine::ingest_at`](crate::Engine::ingest_at)).
+    pub position: Option<u64>,
+    /// Flow times retained over all pairs.
+    pub times: usize,
+    /// Heap bytes of all pairs' time buffers.
+    pub times_heap: usize,
+    /// Heap bytes of `memo`, kept current by [`Host::set_memo`].
+    memo_bytes: usize,
+    /// The verdict cache is empty though pairs were evaluated before (restored state): the
+    /// next evaluation evaluates every pair.
+    pub cold: bool,
+    /// In the engine's set of hosts changed since the last snapshot.
+    pub changed: bool,
+    memo: Option<Box<Memo>>,
+}
+
+/// What a host remembers of its evaluations; boxed, as most hosts have nothing periodic.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Memo {
+    /// Verdicts of the pairs that were periodic at the last evaluation, sorted by peer.
+    pub verdicts: Vec<(IpAddr, PairVerdict)>,
+    /// The last evaluation, when it found a periodic peer.
+    pub latest: Option<Finding>,
+    /// The finding of the last detection emitted.
+    pub emitted: Option<Finding>,
+}
+
+impl Memo {
+    fn heap_bytes(&self) -> usize {
+        let verdicts = heap_cost(self.verdicts.capacity() * size_of::<(IpAddr, PairVerdict)>())
+            + self
+                .verdicts
+                .iter()
+                .map(|(_, v)| heap_cost(size_of_val(v.periods())))
+                .sum::<usize>();
+        heap_cost(size_of::<Self>())
+            + verdicts
+            + self.latest.as_ref().map_or(0, Finding::heap_bytes)
+            + self.emitted.as_ref().map_or(0, Finding::heap_bytes)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.verdicts.is_empty() && self.latest.is_none() && self.emitted.is_none()
+    }
+}
+
+impl Host {
+    /// A host with no peers yet.
+    pub(crate) fn new() -> Self {
+        Self {
+            pairs: Vec::new(),
+            index: None,
+            due_ms: i64::MAX,
+            scheduled: NEVER,
+            last_tick: NEVER,
+            newest_ms: i64::MIN,
+            flows: 0,
+            position: None,
+            times: 0,
+            times_heap: 0,
+            memo_bytes: 0,
+            cold: false,
+            changed: false,
+            memo: None,
+        }
+    }
+
+    /// The index of `peer` in `pairs`.
+    pub(crate) fn find(&self, peer: IpAddr, hasher: &DefaultHashBuilder) -> Option<usize> {
+        match &self.index {
+            None => self.pairs.iter().position(|p| p.peer == peer),
+            Some(index) => index
+                .find(hasher.hash_one(peer), |&i| {
+                    self.pairs[i as usize].peer == peer
+                })
+                .map(|&i| i as usize),
+        }
+    }
+
+    /// Adds a pair for a peer not yet present; returns its index.
+    pub(crate) fn push(&mut self, pair: Pair, hasher: &DefaultHashBuilder) -> usize {
+        let i = self.pairs.len();
+        let hash = hasher.hash_one(pair.peer);
+        self.times += pair.times.len();
+        self.times_heap += pair.times.heap_bytes();
+        if self.pairs.len() == self.pairs.capacity() {
+            // Grow by an eighth rather than double: pairs are most of the state.
+            self.pairs.reserve_exact((self.pairs.len() / 8).max(2));
+        }
+        self.pairs.push(pair);
+        match &mut self.index {
+            Some(index) => {
+                let pairs = &self.pairs;
+                index.insert_unique(hash, i as u32, |&j| hasher.hash_one(pairs[j as usize].peer));
+            }
+            None if self.pairs.len() > LINEAR_MAX => self.rebuild_index(hasher),
+            None => {}
+        }
+        i
+    }
+
+    /// Rebuilds the peer index after pairs were removed or reordered (or drops it when the
+    /// host has few peers), and gives back memory of a mostly empty pair list.
+    pub(crate) fn rebuild_index(&mut self, hasher: &DefaultHashBuilder) {
+        let len = self.pairs.len();
+        if self.pairs.capacity() > len + len / 4 + 4 {
+            self.pairs.shrink_to(len + len / 8 + 1);
+        }
+        if self.pairs.len() <= LINEAR_MAX {
+            self.index = None;
+            return;
+        }
+        let mut index = HashTable::with_capacity(self.pairs.len());
+        for (i, p) in self.pairs.iter().enumerate() {
+            index.insert_unique(hasher.hash_one(p.peer), i as u32, |&j: &u32| {
+                hasher.hash_one(self.pairs[j as usize].peer)
+            });
+        }
+        self.index = Some(Box::new(index));
+    }
+
+    /// Heap bytes of this host's state (its slot in the engine's host map aside).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let index = self.index.as_ref().map_or(0, |t| {
+            heap_cost(size_of::<HashTable<u32>>()) + heap_cost(t.allocation_size())
+        });
+        heap_cost(self.pairs.capacity() * size_of::<Pair>())
+            + index
+            + self.times_heap
+            + self.memo_bytes
+    }
+
+    /// What the host remembers of its evaluations, if anything.
+    pub(crate) fn memo(&self) -> Option<&Memo> {
+        self.memo.as_deref()
+    }
+
+    /// Takes the memo out (to update it and give it back with [`Host::set_memo`]).
+    pub(crate) fn take_memo(&mut self) -> Memo {
+        self.memo_bytes = 0;
+        self.memo.take().map(|m| *m).unwrap_or_default()
+    }
+
+    /// Stores the memo (nothing when it is empty) and its cost.
+    pub(crate) fn set_memo(&mut self, memo: Memo) {
+        if memo.is_empty() {
+            self.memo = None;
+            self.memo_bytes = 0;
+        } else {
+            self.memo_bytes = memo.heap_bytes();
+            self.memo = Some(Box::new(memo));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_peers_with_and_without_index() {
+        let hasher = DefaultHashBuilder::default();
+        let mut h = Host::new();
+        let ip = |n: u32| IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n));
+        for n in 0..100 {
+            assert_eq!(h.find(ip(n), &hasher), None);
+            assert_eq!(h.push(Pair::new(ip(n), i64::from(n)), &hasher), n as usize);
+            assert_eq!(h.find(ip(n), &hasher), Some(n as usize));
+        }
+        assert!(h.index.is_some());
+        h.pairs.retain(|p| p.peer != ip(3));
+        h.rebuild_index(&hasher);
+        assert_eq!(h.find(ip(3), &hasher), None);
+        assert_eq!(h.pairs[h.find(ip(50), &hasher).unwrap()].peer, ip(50));
+        h.pairs.truncate(5);
+        h.rebuild_index(&hasher);
+        assert!(h.index.is_none());
+        assert_eq!(h.find(ip(4), &hasher), Some(3));
+    }
+}
