@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use relbot_periodicity::Algorithm as Detector;
 use relbot_periodicity::ClassicParams;
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +67,15 @@ impl AnalyzeConfig {
             .map_err(|e| AnalyzeError::Config(format!("configuration: {e}")))?;
         loaded.classic.validate().map_err(AnalyzeError::Params)?;
         Ok(loaded)
+    }
+
+    /// The configured algorithm, ready to run.
+    pub fn algorithm(&self) -> Result<Detector, AnalyzeError> {
+        match self.algorithm {
+            Algorithm::Classic => {
+                Detector::classic(self.classic.clone()).map_err(AnalyzeError::Params)
+            }
+        }
     }
 
     /// Replaces the classic parameters with the original's JSON config file, read unchanged.

@@ -42,7 +42,7 @@ pub fn analyze_command(
     let opts = AnalyzeOptions {
         inputs: args.inputs.clone(),
         format: args.input_format,
-        params: config.classic,
+        algorithm: config.algorithm()?,
         strict: args.strict,
         progress: !args.quiet,
         max_reported_errors: args.max_errors,

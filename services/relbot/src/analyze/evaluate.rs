@@ -1,40 +1,13 @@
-//! Runs the classic check over every pair (hosts in parallel) and tallies periodic peers per
-//! host.
+//! Runs the configured algorithm over every pair (hosts in parallel) and tallies periodic
+//! peers per host with the algorithm's own rule — the same [`Algorithm`] calls the detector's
+//! engine makes, so the embedded and the distributed paths judge a pair identically.
 
 use std::net::IpAddr;
 
-use relbot_periodicity::Classic;
+use relbot_engine::{HostResult, PeerFinding, PeriodFinding};
+use relbot_periodicity::{Algorithm, PairVerdict};
 
 use super::columns::{FlowRows, PairCursor};
-
-/// What the analysis found for one host that has at least one periodic peer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HostResult {
-    /// The host.
-    pub host: IpAddr,
-    /// Flows the host initiated, over all its peers.
-    pub flows: u64,
-    /// Distinct peers the host contacted.
-    pub peers: u32,
-    /// Per candidate period (same order as the configured periods): the periodic peers.
-    pub periods: Vec<Vec<PeerEvidence>>,
-}
-
-/// One peer found periodic for a period.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PeerEvidence {
-    /// The peer's address.
-    pub peer: IpAddr,
-    /// Flows from the host to this peer.
-    pub flows: u64,
-}
-
-impl HostResult {
-    /// Periodic peer count per period, as the original printed it.
-    pub fn counts(&self) -> impl Iterator<Item = usize> + '_ {
-        self.periods.iter().map(Vec::len)
-    }
-}
 
 /// Totals over all hosts, for the summary line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,46 +16,88 @@ pub struct Totals {
     pub pairs: usize,
 }
 
+/// A host's pairs: the periodic ones with their verdicts, and counters over all of them.
+struct HostPairs {
+    flows: u64,
+    peers: u32,
+    first_ms: i64,
+    last_ms: i64,
+    /// ((peer, flows to it), verdict) of the pairs found periodic.
+    periodic: Vec<((IpAddr, u64), PairVerdict)>,
+}
+
 /// Evaluates every pair and returns the hosts with at least one periodic peer, sorted by the
-/// address's text, byte order (the original compared and sorted addresses as strings).
-pub fn evaluate(classic: &Classic, rows: FlowRows) -> (Vec<HostResult>, Totals) {
-    let n_periods = classic.params().periods_ms.len();
+/// address's text, byte order (the original compared and sorted addresses as strings), with
+/// each period's peers sorted the same way.
+pub fn evaluate(algorithm: &Algorithm, rows: FlowRows) -> (Vec<HostResult>, Totals) {
     let per_host = rows.for_each_host(|host, pairs: &mut PairCursor<'_>| {
-        let mut scratch = classic.scratch();
-        let mut result = HostResult {
-            host,
+        let mut scratch = algorithm.scratch();
+        let mut seen = HostPairs {
             flows: 0,
             peers: 0,
-            periods: vec![Vec::new(); n_periods],
+            first_ms: i64::MAX,
+            last_ms: i64::MIN,
+            periodic: Vec::new(),
         };
         while let Some((peer, times)) = pairs.next() {
-            result.flows += times.len() as u64;
-            result.peers += 1;
-            if !classic.is_candidate(times.len()) {
+            let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
                 continue;
-            }
-            for index in classic.evaluate(times, &mut scratch).iter() {
-                result.periods[index].push(PeerEvidence {
-                    peer,
-                    flows: times.len() as u64,
-                });
+            };
+            let flows = times.len() as u64;
+            seen.flows += flows;
+            seen.peers += 1;
+            seen.first_ms = seen.first_ms.min(first);
+            seen.last_ms = seen.last_ms.max(last);
+            if algorithm.is_candidate(times.len()) {
+                let verdict = algorithm.evaluate_pair(times, &mut scratch);
+                if verdict.is_periodic() {
+                    seen.periodic.push(((peer, flows), verdict));
+                }
             }
         }
-        result
+        (host, seen)
     });
     let totals = Totals {
-        pairs: per_host.iter().map(|h| h.peers as usize).sum(),
+        pairs: per_host.iter().map(|(_, seen)| seen.peers as usize).sum(),
     };
     let mut found: Vec<(String, HostResult)> = per_host
         .into_iter()
-        .filter(|h| h.periods.iter().any(|p| !p.is_empty()))
-        .map(|mut h| {
-            for peers in &mut h.periods {
-                peers.sort_by_cached_key(|e| e.peer.to_string());
-            }
-            (h.host.to_string(), h)
-        })
+        .filter(|(_, seen)| !seen.periodic.is_empty())
+        .map(|(host, seen)| (host.to_string(), host_result(algorithm, host, &seen)))
         .collect();
     found.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     (found.into_iter().map(|(_, h)| h).collect(), totals)
+}
+
+fn host_result(algorithm: &Algorithm, host: IpAddr, seen: &HostPairs) -> HostResult {
+    let periods = algorithm
+        .tally(seen.periodic.iter().map(|(peer, verdict)| (*peer, verdict)))
+        .into_iter()
+        .map(|tally| {
+            let mut peers: Vec<PeerFinding> = tally
+                .peers
+                .iter()
+                .map(|score| PeerFinding {
+                    peer: score.peer.0,
+                    flows: score.peer.1,
+                    confidence: score.confidence,
+                })
+                .collect();
+            peers.sort_by_cached_key(|p| p.peer.to_string());
+            PeriodFinding {
+                period_ms: tally.period_ms,
+                peers,
+            }
+        })
+        .collect();
+    HostResult {
+        host,
+        window_start_ms: seen.first_ms,
+        window_end_ms: seen.last_ms.saturating_add(1),
+        flows: seen.flows,
+        peers: seen.peers,
+        first_flow_ms: seen.first_ms,
+        last_flow_ms: seen.last_ms,
+        periods,
+    }
 }

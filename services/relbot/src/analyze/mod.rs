@@ -19,12 +19,13 @@ use std::time::Instant;
 
 use relbot_flow::text::{self, LineError};
 use relbot_flow::FlowRecord;
-use relbot_periodicity::{Classic, ClassicParams};
+use relbot_periodicity::Algorithm;
 use serde::Serialize;
 
 pub use columns::{FlowRows, PairCursor};
-pub use evaluate::{evaluate, HostResult, PeerEvidence, Totals};
+pub use evaluate::{evaluate, Totals};
 pub use inputs::{InputFormat, InputSpec};
+pub use relbot_engine::{HostResult, PeerFinding, PeriodFinding};
 
 use crate::error::AnalyzeError;
 use crate::progress::Progress;
@@ -36,8 +37,8 @@ pub struct AnalyzeOptions {
     pub inputs: Vec<PathBuf>,
     /// Line format of the inputs, or detection per file.
     pub format: InputFormat,
-    /// Parameters of the classic algorithm.
-    pub params: ClassicParams,
+    /// The detection algorithm with its parameters.
+    pub algorithm: Algorithm,
     /// Stop at the first bad line instead of counting and skipping it.
     pub strict: bool,
     /// Show a progress bar (when stderr is a terminal).
@@ -85,8 +86,10 @@ impl Summary {
 /// The result of a run: configured periods (ascending), flagged hosts, counters.
 #[derive(Debug, Clone)]
 pub struct Analysis {
-    /// Candidate periods, ms, ascending; `HostResult::periods` follows this order.
-    pub periods_ms: Vec<u64>,
+    /// Name of the algorithm that judged the pairs.
+    pub algorithm: &'static str,
+    /// Its version (parameters included): results of equal versions are comparable.
+    pub algorithm_version: String,
     /// Hosts with at least one periodic peer, sorted by address text.
     pub hosts: Vec<HostResult>,
     /// Counters of the run.
@@ -104,7 +107,6 @@ struct Parsed {
 /// Runs the analysis; bad lines are described on `diag` (normally stderr).
 pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, AnalyzeError> {
     let started = Instant::now();
-    let classic = Classic::new(opts.params.clone()).map_err(AnalyzeError::Params)?;
     let mut inputs = inputs::open_all(&opts.inputs, opts.format)?;
     let progress = Progress::new(opts.progress, inputs::total_len(&inputs));
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
@@ -200,12 +202,13 @@ pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, Anal
         hosts: table.hosts(),
         ..Summary::default()
     };
-    let (hosts, totals) = evaluate(&classic, table);
+    let (hosts, totals) = evaluate(&opts.algorithm, table);
     summary.pairs = totals.pairs;
     summary.flagged_hosts = hosts.len();
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(Analysis {
-        periods_ms: classic.params().periods_ms.clone(),
+        algorithm: opts.algorithm.name(),
+        algorithm_version: opts.algorithm.version(),
         hosts,
         summary,
     })

@@ -1,4 +1,5 @@
-//! JSON output: per host and period, the periodic peers with their flow counts.
+//! JSON output: per host and period, the periodic peers with their flow counts and the
+//! algorithm's confidence.
 
 use std::io::{self, Write};
 
@@ -9,7 +10,7 @@ use crate::analyze::Analysis;
 #[derive(Serialize)]
 struct Document<'a> {
     algorithm: &'a str,
-    periods_ms: &'a [u64],
+    algorithm_version: &'a str,
     hosts: Vec<Host>,
     summary: &'a crate::analyze::Summary,
 }
@@ -19,6 +20,8 @@ struct Host {
     host: String,
     flows: u64,
     peers: u32,
+    first_flow_ms: i64,
+    last_flow_ms: i64,
     periods: Vec<Period>,
 }
 
@@ -33,13 +36,14 @@ struct Period {
 struct Peer {
     peer: String,
     flows: u64,
+    confidence: f64,
 }
 
 /// Writes `analysis` as one pretty-printed JSON document followed by a newline.
 pub fn write_json(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     let doc = Document {
-        algorithm: "classic",
-        periods_ms: &analysis.periods_ms,
+        algorithm: analysis.algorithm,
+        algorithm_version: &analysis.algorithm_version,
         hosts: analysis
             .hosts
             .iter()
@@ -47,18 +51,21 @@ pub fn write_json(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
                 host: h.host.to_string(),
                 flows: h.flows,
                 peers: h.peers,
-                periods: analysis
-                    .periods_ms
+                first_flow_ms: h.first_flow_ms,
+                last_flow_ms: h.last_flow_ms,
+                periods: h
+                    .periods
                     .iter()
-                    .zip(&h.periods)
-                    .map(|(&period_ms, peers)| Period {
-                        period_ms,
-                        count: peers.len(),
-                        peers: peers
+                    .map(|p| Period {
+                        period_ms: p.period_ms,
+                        count: p.count(),
+                        peers: p
+                            .peers
                             .iter()
                             .map(|e| Peer {
                                 peer: e.peer.to_string(),
                                 flows: e.flows,
+                                confidence: e.confidence,
                             })
                             .collect(),
                     })

@@ -5,13 +5,14 @@ use std::io::{self, Write};
 
 use crate::analyze::Analysis;
 
-/// Writes `analysis` exactly as the original printed it.
+/// Writes `analysis` exactly as the original printed it (for `classic`, every candidate
+/// period is listed, zero counts included).
 pub fn write_relbot(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     for host in &analysis.hosts {
         writeln!(out, "=============================")?;
         writeln!(out, "{}", host.host)?;
-        for (period, count) in analysis.periods_ms.iter().zip(host.counts()) {
-            writeln!(out, "{period} -> {count}")?;
+        for period in &host.periods {
+            writeln!(out, "{} -> {}", period.period_ms, period.count())?;
         }
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! A table for people: one row per flagged host, periodic peer counts per period.
+//! A table for people: one row per flagged host with its periodic peers per period.
 
 use std::io::{self, Write};
 
@@ -11,33 +11,46 @@ pub fn write_table(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "No host has a periodic peer.")?;
         return Ok(());
     }
-    let width = analysis
+    let rows: Vec<(String, usize, String, u32, u64)> = analysis
         .hosts
         .iter()
-        .map(|h| h.host.to_string().len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let labels: Vec<String> = analysis
-        .periods_ms
-        .iter()
-        .map(|&p| human_period(p))
+        .map(|h| {
+            let best = h.periods.iter().map(|p| p.count()).max().unwrap_or(0);
+            let periods = h
+                .periods
+                .iter()
+                .filter(|p| p.count() > 0)
+                .map(|p| format!("{}×{}", human_period(p.period_ms), p.count()))
+                .collect::<Vec<_>>()
+                .join(" ");
+            (h.host.to_string(), best, periods, h.peers, h.flows)
+        })
         .collect();
-    write!(out, "{:<width$}", "HOST")?;
-    for label in &labels {
-        write!(out, " {label:>6}")?;
-    }
-    writeln!(out, " {:>7} {:>10}", "PEERS", "FLOWS")?;
-    for host in &analysis.hosts {
-        write!(out, "{:<width$}", host.host.to_string())?;
-        for count in host.counts() {
-            write!(out, " {count:>6}")?;
-        }
-        writeln!(out, " {:>7} {:>10}", host.peers, host.flows)?;
+    let host_w = rows.iter().map(|r| r.0.len()).max().unwrap_or(4).max(4);
+    let per_w = rows
+        .iter()
+        .map(|r| r.2.chars().count())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    writeln!(
+        out,
+        "{:<host_w$}  {:>8}  {:<per_w$}  {:>7}  {:>10}",
+        "HOST", "PERIODIC", "PERIODS", "PEERS", "FLOWS"
+    )?;
+    for (host, best, periods, peers, flows) in &rows {
+        let pad = per_w - periods.chars().count();
+        writeln!(
+            out,
+            "{host:<host_w$}  {best:>8}  {periods}{:pad$}  {peers:>7}  {flows:>10}",
+            ""
+        )?;
     }
     writeln!(
         out,
-        "\n{} host(s) with periodic peers (counts: peers contacted with that period).",
-        analysis.hosts.len()
+        "\n{} host(s) flagged by `{}`. PERIODIC: most peers sharing one period; \
+         PERIODS: period×peers.",
+        analysis.hosts.len(),
+        analysis.algorithm
     )
 }
