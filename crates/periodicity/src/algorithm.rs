@@ -16,13 +16,19 @@
 
 use std::fmt::Write as _;
 
-use crate::{Classic, ClassicParams, ClassicScratch, ParamsError};
+use crate::{
+    Beacon, BeaconParams, BeaconParamsError, BeaconScratch, Classic, ClassicParams, ClassicScratch,
+    ParamsError,
+};
 
 /// A periodicity algorithm with its parameters, ready to evaluate pairs.
 #[derive(Debug, Clone)]
 pub enum Algorithm {
     /// The original RelBot check, bit for bit (see [`Classic`]).
     Classic(Classic),
+    /// relbot's own: per-pair period estimation from inter-contact gaps, tolerant of jitter,
+    /// drift, missing beats and restarts, with a confidence (see [`Beacon`]).
+    Beacon(Beacon),
 }
 
 /// Reusable working memory of an [`Algorithm`], one per thread; made by
@@ -37,6 +43,7 @@ enum Scratch {
         /// Bin indices of one period, for the pre-check.
         bins: Vec<u32>,
     },
+    Beacon(BeaconScratch),
 }
 
 /// One period a pair is periodic for.
@@ -121,16 +128,25 @@ impl<P> PeriodTally<P> {
 /// Revision of the classic algorithm's implementation: bump it when its results change.
 const CLASSIC_REVISION: &str = "1";
 
+/// Revision of the beacon algorithm's implementation: bump it when its results change.
+const BEACON_REVISION: &str = "1";
+
 impl Algorithm {
     /// The classic algorithm with these parameters.
     pub fn classic(params: ClassicParams) -> Result<Self, ParamsError> {
         Classic::new(params).map(Self::Classic)
     }
 
+    /// The beacon algorithm with these parameters.
+    pub fn beacon(params: BeaconParams) -> Result<Self, BeaconParamsError> {
+        Beacon::new(params).map(Self::Beacon)
+    }
+
     /// Short stable name, e.g. `classic` (the `algorithm` field of a detection).
     pub fn name(&self) -> &'static str {
         match self {
             Self::Classic(_) => "classic",
+            Self::Beacon(_) => "beacon",
         }
     }
 
@@ -153,6 +169,28 @@ impl Algorithm {
                 let _ = write!(s, "{CLASSIC_REVISION}-{:08x}", h.0 >> 32);
                 s
             }
+            Self::Beacon(b) => {
+                let p = b.params();
+                let mut h = Fnv::new();
+                h.u64(p.candidate_periods_ms.len() as u64);
+                p.candidate_periods_ms.iter().for_each(|&v| h.u64(v));
+                for v in [
+                    p.min_period_ms,
+                    p.max_period_ms,
+                    p.abs_tolerance_ms,
+                    p.dedup_ms,
+                    u64::from(p.max_multiple),
+                    u64::from(p.min_explained_gaps),
+                ] {
+                    h.u64(v);
+                }
+                for v in [p.rel_tolerance, p.max_chance, p.min_confidence] {
+                    h.u64(v.to_bits());
+                }
+                let mut s = String::with_capacity(12);
+                let _ = write!(s, "{BEACON_REVISION}-{:08x}", h.0 >> 32);
+                s
+            }
         }
     }
 
@@ -163,6 +201,7 @@ impl Algorithm {
                 classic: c.scratch(),
                 bins: Vec::new(),
             }),
+            Self::Beacon(b) => AlgorithmScratch(Scratch::Beacon(b.scratch())),
         }
     }
 
@@ -171,6 +210,7 @@ impl Algorithm {
     pub fn is_candidate(&self, count: usize) -> bool {
         match self {
             Self::Classic(c) => count > 0 && c.is_candidate(count),
+            Self::Beacon(b) => count >= b.min_times(),
         }
     }
 
@@ -189,6 +229,7 @@ impl Algorithm {
                     min_val.ceil() as usize
                 }
             }
+            Self::Beacon(b) => b.min_times(),
         }
     }
 
@@ -196,6 +237,7 @@ impl Algorithm {
     pub fn max_period_ms(&self) -> u64 {
         match self {
             Self::Classic(c) => c.params().periods_ms.last().copied().unwrap_or(0),
+            Self::Beacon(b) => b.max_period_ms(),
         }
     }
 
@@ -204,6 +246,7 @@ impl Algorithm {
     pub fn scores_peers(&self) -> bool {
         match self {
             Self::Classic(_) => false,
+            Self::Beacon(_) => true,
         }
     }
 
@@ -216,7 +259,11 @@ impl Algorithm {
     ) -> PairVerdict {
         match self {
             Self::Classic(c) => {
-                let AlgorithmScratch(Scratch::Classic { classic, bins }) = scratch;
+                let Scratch::Classic { classic, bins } = &mut scratch.0 else {
+                    // A scratch of another algorithm: start a fresh one of the right kind.
+                    *scratch = self.scratch();
+                    return self.evaluate_pair(sorted_times, scratch);
+                };
                 let periods = &c.params().periods_ms;
                 if !periods
                     .iter()
@@ -238,12 +285,29 @@ impl Algorithm {
                 // Candidate periods are ascending and distinct: already in verdict order.
                 PairVerdict { periods }
             }
+            Self::Beacon(b) => {
+                let Scratch::Beacon(s) = &mut scratch.0 else {
+                    *scratch = self.scratch();
+                    return self.evaluate_pair(sorted_times, scratch);
+                };
+                match b.evaluate(sorted_times, s) {
+                    Some(e) => PairVerdict {
+                        periods: vec![PeriodicFor {
+                            period_ms: e.period_ms,
+                            confidence: e.confidence,
+                        }],
+                    },
+                    None => PairVerdict::NONE,
+                }
+            }
         }
     }
 
     /// Tallies the verdicts of one host's pairs into peers per period, ascending by period.
     /// Classic: one entry per candidate period, zero counts included, each peer counted for
     /// every candidate period it is periodic for.
+    /// Beacon: one entry per group of peers whose estimated periods agree within tolerance,
+    /// with the group's median period (see [`Beacon::tally`]); no empty entries.
     pub fn tally<'a, P: Copy + 'a>(
         &self,
         verdicts: impl IntoIterator<Item = (P, &'a PairVerdict)>,
@@ -270,6 +334,12 @@ impl Algorithm {
                 }
                 out
             }
+            Self::Beacon(b) => b.tally(verdicts.into_iter().flat_map(|(peer, verdict)| {
+                verdict
+                    .periods()
+                    .iter()
+                    .map(move |p| (peer, p.period_ms, p.confidence))
+            })),
         }
     }
 }
@@ -322,6 +392,12 @@ fn classic_may_be_periodic(
     best as f64 >= p.min_val
 }
 
+impl From<Beacon> for Algorithm {
+    fn from(b: Beacon) -> Self {
+        Self::Beacon(b)
+    }
+}
+
 impl From<Classic> for Algorithm {
     fn from(c: Classic) -> Self {
         Self::Classic(c)
@@ -357,7 +433,9 @@ mod tests {
     #[test]
     fn classic_verdicts_follow_the_mask() {
         let alg = classic();
-        let Algorithm::Classic(c) = &alg;
+        let Algorithm::Classic(c) = &alg else {
+            unreachable!()
+        };
         let mut scratch = alg.scratch();
         let mut cs = c.scratch();
         // A 10-minute beacon is periodic for 10 and 30 minutes (both wrap it onto one bin).
@@ -472,7 +550,9 @@ mod tests {
                 _ => random_beat,
             };
             let alg = Algorithm::classic(params).unwrap();
-            let Algorithm::Classic(c) = &alg;
+            let Algorithm::Classic(c) = &alg else {
+            unreachable!()
+        };
             let mut times: Vec<i64> = noise
                 .iter()
                 .enumerate()
@@ -496,7 +576,9 @@ mod tests {
     #[test]
     fn pre_check_rejects_random_times_and_keeps_beacons() {
         let alg = classic();
-        let Algorithm::Classic(c) = &alg;
+        let Algorithm::Classic(c) = &alg else {
+            unreachable!()
+        };
         let mut bins = Vec::new();
         let beacon: Vec<i64> = (0..10).map(|k| 5_000 + k * 30 * MIN).collect();
         assert!(classic_may_be_periodic(c, &beacon, 1_800_000, &mut bins));

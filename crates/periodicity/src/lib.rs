@@ -7,16 +7,20 @@
 //! Layout:
 //! - [`classic`]: the original RelBot `timedetector` check, reproduced bit for bit
 //!   (`../shared/SEED-ALGORITHM.md`), with its parameters and the original's JSON config;
+//! - [`beacon`]: relbot's own algorithm: estimates each pair's period from the gaps between
+//!   its contacts (jitter, drift, missing beats and restarts tolerated), with a confidence;
 //! - [`PeriodMask`]: which of the configured candidate periods a pair is periodic for;
 //! - [`algorithm`]: [`Algorithm`], the one interface callers use to run any algorithm
 //!   (per-pair verdicts with confidence, per-host tallies of peers per period).
 
 pub mod algorithm;
+pub mod beacon;
 pub mod classic;
 mod mask;
 
 pub use algorithm::{
     Algorithm, AlgorithmScratch, PairVerdict, PeerScore, PeriodTally, PeriodicFor,
 };
+pub use beacon::{Beacon, BeaconEstimate, BeaconParams, BeaconParamsError, BeaconScratch};
 pub use classic::{Classic, ClassicParams, ClassicScratch, ParamsError};
 pub use mask::PeriodMask;

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use relbot_periodicity::Algorithm as Detector;
-use relbot_periodicity::ClassicParams;
+use relbot_periodicity::{BeaconParams, ClassicParams};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AnalyzeError;
@@ -22,6 +22,9 @@ pub const ENV_PREFIX: &str = "RELBOT_ANALYZE";
 pub enum Algorithm {
     /// The original RelBot check, reproduced bit for bit.
     Classic,
+    /// relbot's own: estimates each pair's period from its inter-arrival gaps, tolerating
+    /// jitter, drift, missing beats and offline gaps, with a confidence per pair.
+    Beacon,
 }
 
 /// Configuration of `relbot analyze`.
@@ -32,6 +35,9 @@ pub struct AnalyzeConfig {
     pub algorithm: Algorithm,
     /// Parameters of the classic algorithm (see `config/default.toml` for units).
     pub classic: ClassicParams,
+    /// Parameters of the beacon algorithm (every key optional; units in the key names).
+    #[serde(default)]
+    pub beacon: BeaconParams,
 }
 
 impl AnalyzeConfig {
@@ -66,6 +72,7 @@ impl AnalyzeConfig {
             .and_then(|c| c.try_deserialize::<Self>())
             .map_err(|e| AnalyzeError::Config(format!("configuration: {e}")))?;
         loaded.classic.validate().map_err(AnalyzeError::Params)?;
+        loaded.algorithm()?;
         Ok(loaded)
     }
 
@@ -75,6 +82,8 @@ impl AnalyzeConfig {
             Algorithm::Classic => {
                 Detector::classic(self.classic.clone()).map_err(AnalyzeError::Params)
             }
+            Algorithm::Beacon => Detector::beacon(self.beacon.clone())
+                .map_err(|e| AnalyzeError::Config(format!("beacon: {e}"))),
         }
     }
 

@@ -12,8 +12,14 @@ fn data(name: &str) -> PathBuf {
 }
 
 fn run(output: &str) -> String {
+    run_with(output, &[])
+}
+
+fn run_with(output: &str, extra: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_relbot"))
-        .args(["analyze", "--quiet", "--output", output, "--seed-config"])
+        .args(["analyze", "--quiet", "--output", output])
+        .args(extra)
+        .arg("--seed-config")
         .arg(data("seed-default.conf.json"))
         .arg(data("nfdump-fmt.txt"))
         .output()
@@ -93,5 +99,49 @@ fn table_has_a_row_per_flagged_host() {
             Some(best.to_string().as_str()),
             "{row}"
         );
+    }
+}
+
+#[test]
+fn beacon_finds_every_host_classic_finds_with_several_peers() {
+    let classic: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    let beacon: serde_json::Value =
+        serde_json::from_str(&run_with("json", &["--algorithm", "beacon"])).unwrap();
+    assert_eq!(beacon["algorithm"], "beacon");
+    let best = |host: &serde_json::Value| -> u64 {
+        host["periods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["count"].as_u64().unwrap())
+            .max()
+            .unwrap()
+    };
+    let flagged = |doc: &serde_json::Value, min: u64| -> Vec<String> {
+        doc["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| best(h) >= min)
+            .map(|h| h["host"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let by_beacon = flagged(&beacon, 2);
+    let by_classic = flagged(&classic, 2);
+    assert!(!by_classic.is_empty());
+    for host in &by_classic {
+        assert!(
+            by_beacon.contains(host),
+            "{host} missed by beacon: {by_beacon:?}"
+        );
+    }
+    // Confidence is a probability-like score for every listed peer.
+    for host in beacon["hosts"].as_array().unwrap() {
+        for period in host["periods"].as_array().unwrap() {
+            for peer in period["peers"].as_array().unwrap() {
+                let c = peer["confidence"].as_f64().unwrap();
+                assert!((0.0..=1.0).contains(&c), "{c}");
+            }
+        }
     }
 }

@@ -32,10 +32,14 @@ pub fn write(format: OutputFormat, analysis: &Analysis, out: &mut dyn Write) -> 
     }
 }
 
-/// A period as people say it: `10m`, `90s`, `1h30m`, `1500ms`.
+/// A period as people say it: `10m`, `90s`, `1h30m`, `1500ms`; estimated periods that are
+/// not whole seconds are rounded to the second and marked: `~17m4s`.
 pub fn human_period(ms: u64) -> String {
     if !ms.is_multiple_of(1000) {
-        return format!("{ms}ms");
+        if ms < 10_000 {
+            return format!("{ms}ms");
+        }
+        return format!("~{}", human_period((ms + 500) / 1000 * 1000));
     }
     let s = ms / 1000;
     let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
@@ -62,6 +66,8 @@ mod tests {
         assert_eq!(human_period(5_400_000), "1h30m");
         assert_eq!(human_period(90_000), "1m30s");
         assert_eq!(human_period(1500), "1500ms");
+        assert_eq!(human_period(1_023_998), "~17m4s");
+        assert_eq!(human_period(300_002), "~5m");
         assert_eq!(human_period(0), "0s");
     }
 }

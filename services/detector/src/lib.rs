@@ -1,0 +1,255 @@
+//! relbot-detector: a consumer group on the flows topic (`relbot.flows.v1`). Every assigned
+//! partition gets its own [`relbot_engine::Engine`], restored from the compacted state
+//! changelog (`relbot.detector-state.v1`, co-partitioned with the flows) before any of its
+//! flows is processed; detections go to `relbot.detections.v1`, keyed by host.
+//!
+//! Per poll batch: ingest every flow with its offset, advance the engines, deliver the
+//! detections and the changed host states (then each partition's clock) and wait for the
+//! acknowledgements, and only then store the offsets. A crash at any point replays records
+//! that the restored state skips as duplicates, so no flow is counted twice or lost.
+//!
+//! Layout:
+//! - [`config`]: the typed configuration (`config/default.toml`);
+//! - [`process`]: the partitions of this replica and one batch's processing;
+//! - [`changelog`]: the changelog's record layout, restore and writes;
+//! - [`metrics`]: Prometheus metrics;
+//! - [`error`]: the error type, [`DetectorError`].
+//!
+//! [`run`] is the service: `main.rs` hands it to `relbot_service::run_main`.
+
+pub mod changelog;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod process;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use relbot_codec::{DetectionCodec, FlowCodec};
+use relbot_kafka::rdkafka::consumer::{CommitMode, Consumer};
+use relbot_kafka::rdkafka::message::Message;
+use relbot_kafka::rdkafka::producer::Producer as _;
+use relbot_kafka::{ensure_topics, ProduceStats, RebalanceContext, RebalanceEvent, TopicSpec};
+use relbot_service::Context;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tracing::{error, info, warn};
+
+pub use config::DetectorConfig;
+pub use error::DetectorError;
+
+use crate::changelog::Changelog;
+use crate::metrics::DetectorMetrics;
+use crate::process::{Detector, Polled};
+
+/// How often idle partitions are looked for when `detector.idle_flush` is set.
+const IDLE_CHECK: Duration = Duration::from_millis(250);
+
+/// The topics the detector creates when `detector.create_topics` is set.
+fn topic_specs(config: &DetectorConfig) -> Vec<TopicSpec> {
+    let t = &config.kafka.topics;
+    let spec = |name: &str, compacted: bool| TopicSpec {
+        name: name.to_owned(),
+        partitions: t.partitions,
+        replication_factor: t.replication_factor,
+        compacted,
+    };
+    vec![
+        spec(&t.flows, false),
+        spec(&t.detections, false),
+        // Co-partitioned with the flows: same count, partition p holds partition p's state.
+        spec(&t.detector_state, true),
+    ]
+}
+
+/// Applies the rebalance events received so far.
+async fn rebalance(
+    events: &mut UnboundedReceiver<RebalanceEvent>,
+    detector: &mut Detector,
+    flows_topic: &str,
+    ctx: &Context,
+) -> Result<(), DetectorError> {
+    while let Ok(event) = events.try_recv() {
+        match event {
+            RebalanceEvent::Assigned(partitions) => {
+                ctx.ready.set_not_ready();
+                for p in partitions.iter().filter(|p| p.topic == flows_topic) {
+                    detector.assign(p.partition).await?;
+                }
+                ctx.ready.set_ready();
+            }
+            RebalanceEvent::Revoked(partitions) => detector.revoke(
+                partitions
+                    .iter()
+                    .filter(|p| p.topic == flows_topic)
+                    .map(|p| p.partition),
+            ),
+            RebalanceEvent::Failed(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Runs the detector until `ctx.shutdown` is cancelled: the batch in hand is finished
+/// (delivered, offsets stored), stored offsets are committed, the producer is flushed.
+/// Unflushed windows stay open: the next owner continues them from the changelog.
+pub async fn run(config: DetectorConfig, ctx: Context) -> Result<(), DetectorError> {
+    let metrics = DetectorMetrics::register(&ctx.metrics);
+    let kafka = &config.kafka;
+    let flows_topic = kafka.topics.flows.clone();
+    let settings = &config.detector;
+    let engine_config = config.engine.engine_config()?;
+    let algorithm = config.algorithm.build()?;
+    if settings.create_topics {
+        ensure_topics(kafka, &topic_specs(&config)).await?;
+    }
+    let producer = relbot_kafka::producer(kafka)?;
+    let stats = Arc::new(ProduceStats::default());
+    let codec =
+        DetectionCodec::from_config(config.registry.as_ref(), &kafka.topics.detections).await?;
+    let changelog = Changelog::new(
+        kafka,
+        &kafka.topics.detector_state,
+        settings.restore_timeout,
+    )?;
+    let mut detector = Detector::new(
+        engine_config,
+        algorithm,
+        kafka.topics.detections.clone(),
+        codec,
+        producer.clone(),
+        Arc::clone(&stats),
+        changelog,
+        metrics,
+        settings.max_future_skew,
+        settings.idle_flush,
+    );
+    let flow_codec = FlowCodec::single_object();
+    let (context, mut events) = RebalanceContext::new();
+    // Everything processed is delivered and stored before the consumer is polled again;
+    // commit it before the partitions move so that the next owner replays nothing.
+    let context = context.with_revoke_hook(Box::new(|consumer, _revoked| {
+        if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+            info!(error = %e, "Commit on revoke.");
+        }
+    }));
+    let consumer = relbot_kafka::consumer(kafka, context)?;
+    consumer
+        .subscribe(&[&flows_topic])
+        .map_err(|source| relbot_kafka::KafkaError::Subscribe {
+            topics: vec![flows_topic.clone()],
+            source,
+        })?;
+    ctx.ready.set_ready();
+    info!(topic = %flows_topic, "Detector consuming.");
+    let mut idle = tokio::time::interval(IDLE_CHECK);
+    idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    let result = loop {
+        let first = tokio::select! {
+            biased;
+            () = ctx.shutdown.cancelled() => break Ok(()),
+            m = consumer.recv() => m,
+            _ = idle.tick(), if !settings.idle_flush.is_zero() => {
+                if let Err(e) = rebalance(&mut events, &mut detector, &flows_topic, &ctx).await {
+                    break Err(e);
+                }
+                if let Err(e) = detector.flush_idle().await {
+                    break Err(e);
+                }
+                continue;
+            }
+        };
+        let mut batch: Vec<Polled> = Vec::new();
+        match first {
+            Ok(m) => batch.push((m.partition(), m.offset(), decode(&flow_codec, &m))),
+            Err(e) => {
+                warn!(error = %e, "Consumer error.");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        }
+        let deadline = tokio::time::Instant::now() + settings.batch_wait;
+        while batch.len() < settings.max_batch {
+            match tokio::time::timeout_at(deadline, consumer.recv()).await {
+                Ok(Ok(m)) => batch.push((m.partition(), m.offset(), decode(&flow_codec, &m))),
+                Ok(Err(e)) => {
+                    warn!(error = %e, "Consumer error.");
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = rebalance(&mut events, &mut detector, &flows_topic, &ctx).await {
+            break Err(e);
+        }
+        // Partitions assigned but not announced yet (the event comes after the assignment).
+        if let Err(e) = assign_unannounced(&consumer, &flows_topic, &batch, &mut detector).await {
+            break Err(e);
+        }
+        let store = match detector.process(batch).await {
+            Ok(store) => store,
+            Err(e) => break Err(e),
+        };
+        for (partition, offset) in store {
+            if let Err(e) = consumer.store_offset(&flows_topic, partition, offset) {
+                warn!(partition, offset, error = %e, "Cannot store offset (partition revoked?); the records will be seen again.");
+            }
+        }
+        if let Err(e) = detector.flush_idle().await {
+            break Err(e);
+        }
+    };
+    info!("Draining: committing stored offsets and flushing the producer.");
+    ctx.ready.set_not_ready();
+    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+        info!(error = %e, "Final commit.");
+    }
+    drop(consumer);
+    let flushed = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(5))).await;
+    if let Ok(Err(e)) = flushed {
+        error!(error = %e, "Producer flush failed.");
+    }
+    result
+}
+
+/// Restores the partitions of `batch` that are assigned but not owned yet.
+async fn assign_unannounced<C: Consumer<RebalanceContext>>(
+    consumer: &C,
+    flows_topic: &str,
+    batch: &[Polled],
+    detector: &mut Detector,
+) -> Result<(), DetectorError> {
+    let mut missing: Vec<i32> = batch
+        .iter()
+        .map(|(p, _, _)| *p)
+        .filter(|p| !detector.owns(*p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    missing.sort_unstable();
+    missing.dedup();
+    // Not held across an await: a partition list is not `Send`.
+    let assigned: Vec<i32> = match consumer.assignment() {
+        Ok(list) => list
+            .elements_for_topic(flows_topic)
+            .iter()
+            .map(|e| e.partition())
+            .collect(),
+        Err(_) => return Ok(()),
+    };
+    for p in missing {
+        if assigned.contains(&p) {
+            detector.assign(p).await?;
+        }
+    }
+    Ok(())
+}
+
+fn decode(
+    codec: &FlowCodec,
+    message: &impl Message,
+) -> Result<relbot_flow::FlowRecord, relbot_codec::CodecError> {
+    codec.decode(message.payload().unwrap_or_default())
+}

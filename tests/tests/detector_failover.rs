@@ -1,0 +1,229 @@
+//! Scale-out and failure through the real broker: 12 partitions, three relbot-detector
+//! processes in one group; while flows stream in, one is killed with SIGKILL, a new one is
+//! started, then one is stopped with SIGTERM. The final per-host results equal the batch
+//! result on the same input (what a single replica and `relbot analyze` give), no detection
+//! id is emitted with different contents, and the restored state counts every flow exactly
+//! once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context as _};
+use relbot_detector::changelog::Changelog;
+use relbot_e2e::detector::{
+    batch_counts, conflicting_ids, covering_engine, diff, final_counts, load_config, produce_flows,
+    read_detections_until, DetectorProcess, DetectorTopics,
+};
+use relbot_e2e::reporter::free_port;
+use relbot_e2e::{host, BASE_MS};
+use relbot_engine::Engine;
+use relbot_flow::FlowRecord;
+use relbot_kafka::testing::TestBroker;
+use relbot_periodicity::ClassicParams;
+
+const TEST: &str = "detector-failover";
+const PARTITIONS: i32 = 12;
+const CHUNKS: usize = 20;
+
+/// A small deterministic generator (no test should depend on a seed's luck).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// 8 hours of flows from 120 hosts: every third host beacons to two peers (every 10 or 15
+/// minutes, with jitter of up to ±2 s), every host talks to 25 peers at random times.
+/// Sorted by start time (what a collector would produce).
+fn generate() -> Vec<FlowRecord> {
+    const HOURS: i64 = 8;
+    let span = HOURS * 3_600_000;
+    let mut rng = Lcg(0x5eed);
+    let mut flows = Vec::new();
+    for h in 0..120_u32 {
+        let src = host(h);
+        if h % 3 == 0 {
+            let period = if h % 2 == 0 { 600_000 } else { 900_000 };
+            for peer in 0..2_u8 {
+                let dst = IpAddr::V4(Ipv4Addr::new(203, 0, 113, (h % 50) as u8 * 2 + peer));
+                let mut t = BASE_MS + rng.next(period as u64) as i64;
+                while t < BASE_MS + span {
+                    let jitter = rng.next(4_001) as i64 - 2_000;
+                    flows.push(FlowRecord::from_triple(t + jitter, src, dst));
+                    t += period;
+                }
+            }
+        }
+        for _ in 0..25 {
+            let dst = IpAddr::V4(Ipv4Addr::new(
+                198,
+                51,
+                100 + rng.next(2) as u8,
+                rng.next(256) as u8,
+            ));
+            for _ in 0..=rng.next(4) {
+                let t = BASE_MS + rng.next(span as u64) as i64;
+                flows.push(FlowRecord::from_triple(t, src, dst));
+            }
+        }
+    }
+    flows.sort_by_key(|f| (f.start_ms, f.src, f.dst));
+    flows
+}
+
+/// The value of the sample whose name and labels start with `prefix` (0 when absent).
+fn metric(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_fail_and_move_without_changing_the_result() -> anyhow::Result<()> {
+    let Some(broker) = TestBroker::connect(TEST).await else {
+        return Ok(());
+    };
+    let started = Instant::now();
+    let flows = generate();
+    let want = batch_counts(&flows, ClassicParams::seed_shipped())?;
+    ensure!(
+        want.len() >= 20,
+        "the input should flag hosts, got {}",
+        want.len()
+    );
+    let topics = DetectorTopics::create(&broker, TEST, PARTITIONS).await?;
+    let kafka = broker.config(TEST);
+    let dir = tempfile::tempdir()?;
+    // In event-time order: a little lateness, ticks every 5 min fire while streaming. The
+    // idle flush (end of input) must outlast every pause of the stream below.
+    let toml_for = |port: u16| {
+        topics
+            .toml(
+                &broker.brokers,
+                &format!("127.0.0.1:{port}"),
+                &covering_engine("10m"),
+                "",
+            )
+            .replace("idle_flush = \"4s\"", "idle_flush = \"10s\"")
+    };
+    let start = |name: &str| -> anyhow::Result<DetectorProcess> {
+        let port = free_port()?;
+        DetectorProcess::start(dir.path(), name, &toml_for(port), port)
+    };
+    let mut a = start("a")?;
+    let mut b = start("b")?;
+    let mut c = start("c")?;
+    for p in [&mut a, &mut b, &mut c] {
+        p.wait_ready(Duration::from_secs(30)).await?;
+    }
+
+    let chunk = flows.len().div_ceil(CHUNKS);
+    let mut d: Option<DetectorProcess> = None;
+    for (i, part) in flows.chunks(chunk).enumerate() {
+        produce_flows(&kafka, &topics.flows, part).await?;
+        match i {
+            5 => {
+                a.kill9()?;
+                eprintln!("killed a at chunk {i}, {:?}", started.elapsed());
+            }
+            10 => {
+                let mut p = start("d")?;
+                p.wait_ready(Duration::from_secs(30)).await?;
+                eprintln!("started d at chunk {i}, {:?}", started.elapsed());
+                d = Some(p);
+            }
+            14 => {
+                let t = Instant::now();
+                let status = b.terminate(Duration::from_secs(20)).await?;
+                ensure!(status.success(), "b exited with {status}:\n{}", b.logs());
+                eprintln!("stopped b in {:?} at chunk {i}", t.elapsed());
+            }
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    let mut d = d.context("d never started")?;
+    eprintln!("{} flows produced, {:?}", flows.len(), started.elapsed());
+
+    let mut detections = Vec::new();
+    let matched = read_detections_until(
+        &kafka,
+        &topics.detections,
+        &mut detections,
+        Duration::from_secs(90),
+        |ds| final_counts(ds) == want,
+    )
+    .await?;
+    ensure!(
+        matched,
+        "final detections differ from the batch result:\n{}\nlogs of c:\n{}",
+        diff(&final_counts(&detections), &want),
+        c.logs()
+    );
+    eprintln!(
+        "{} detections, result complete at {:?}",
+        detections.len(),
+        started.elapsed()
+    );
+    let conflicts = conflicting_ids(&detections);
+    ensure!(
+        conflicts.is_empty(),
+        "ids with different contents: {conflicts:?}"
+    );
+
+    // d started after the kill and took partitions over: it restored state, and the
+    // partitions of the killed replica were replayed from their last committed offset.
+    let (_, metrics) = d.get("/metrics").await?;
+    let restored = metric(&metrics, "relbot_detector_restored_hosts");
+    let (_, c_metrics) = c.get("/metrics").await?;
+    let duplicates = metric(
+        &metrics,
+        "relbot_detector_flows_total{outcome=\"duplicate\"}",
+    ) + metric(
+        &c_metrics,
+        "relbot_detector_flows_total{outcome=\"duplicate\"}",
+    );
+    eprintln!("d restored {restored} host states; c and d skipped {duplicates} duplicates");
+    ensure!(restored > 0.0, "d restored nothing:\n{metrics}");
+    for p in [&mut c, &mut d] {
+        let status = p.terminate(Duration::from_secs(20)).await?;
+        ensure!(status.success(), "exit {status}:\n{}", p.logs());
+    }
+
+    // Every flow counted exactly once in the state the changelog holds.
+    let config = load_config(dir.path(), "check", &toml_for(0))?;
+    let changelog = Changelog::new(&config.kafka, &topics.state, Duration::from_secs(10))?;
+    let mut accepted: HashMap<IpAddr, u64> = HashMap::new();
+    for p in 0..PARTITIONS {
+        let mut engine = Engine::new(config.engine.engine_config()?, config.algorithm.build()?)?;
+        changelog.restore(p, &mut engine).await?;
+        for h in engine.hosts() {
+            let counters = engine.host_counters(h).context("counters")?;
+            *accepted.entry(h).or_default() += counters.flows_accepted;
+        }
+    }
+    let mut sent: HashMap<IpAddr, u64> = HashMap::new();
+    for f in &flows {
+        *sent.entry(f.src).or_default() += 1;
+    }
+    ensure!(
+        accepted == sent,
+        "flows accepted per host differ from flows sent"
+    );
+    ensure!(
+        metrics.contains("flows_consumed"),
+        "metrics without flows_consumed:\n{metrics}"
+    );
+    eprintln!("done in {:?}", started.elapsed());
+    topics.delete(&broker).await;
+    Ok(())
+}
