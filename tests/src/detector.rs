@@ -7,10 +7,10 @@
 //! integration test); when it is missing, it is built with `cargo build -p relbot-detector`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,8 @@ use rdkafka::message::Message as _;
 use rdkafka::producer::FutureRecord;
 use relbot_codec::{Detection, DetectionCodec, FlowCodec};
 use relbot_detector::DetectorConfig;
+
+use crate::service_process::{locate_binary, ServiceProcess};
 use relbot_engine::{Engine, EngineConfig};
 use relbot_flow::FlowRecord;
 use relbot_kafka::testing::{unique_name, TestBroker};
@@ -35,39 +37,11 @@ pub type Counts = BTreeMap<IpAddr, Vec<(i64, u32)>>;
 /// Path of the `relbot-detector` binary (built once if needed).
 pub fn binary() -> anyhow::Result<PathBuf> {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BIN.get_or_init(|| locate().map_err(|e| format!("{e:#}")))
-        .clone()
-        .map_err(|e| anyhow::anyhow!(e))
-}
-
-fn locate() -> anyhow::Result<PathBuf> {
-    if let Some(bin) = std::env::var_os("RELBOT_DETECTOR_BIN").filter(|v| !v.is_empty()) {
-        return Ok(bin.into());
-    }
-    // <target>/<profile>/deps/<test binary>
-    let exe = std::env::current_exe()?;
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("test binary outside a cargo target folder")?;
-    let bin = profile_dir.join("relbot-detector");
-    if bin.is_file() {
-        return Ok(bin);
-    }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let target = profile_dir.parent().context("no target folder")?;
-    let mut build = Command::new(cargo);
-    build
-        .args(["build", "-p", "relbot-detector", "--bin", "relbot-detector"])
-        .env("CARGO_TARGET_DIR", target)
-        .current_dir(crate::repo_root());
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    let status = build.status().context("running cargo build")?;
-    ensure!(status.success(), "cargo build -p relbot-detector failed");
-    ensure!(bin.is_file(), "{} missing after the build", bin.display());
-    Ok(bin)
+    BIN.get_or_init(|| {
+        locate_binary("relbot-detector", "RELBOT_DETECTOR_BIN").map_err(|e| format!("{e:#}"))
+    })
+    .clone()
+    .map_err(|e| anyhow::anyhow!(e))
 }
 
 /// Topics and group of one detector test on the real broker.
@@ -360,99 +334,26 @@ pub fn diff(got: &Counts, want: &Counts) -> String {
 
 /// A running `relbot-detector` process; killed when dropped.
 #[derive(Debug)]
-pub struct DetectorProcess {
-    child: Child,
-    /// Its stdout and stderr.
-    pub log: PathBuf,
-    /// Its operations server.
-    pub http: SocketAddr,
-}
+pub struct DetectorProcess(ServiceProcess);
 
 impl DetectorProcess {
     /// Starts the binary with `--config <dir>/<name>.toml` (written from `toml`); output goes
     /// to `<dir>/<name>.log`.
     pub fn start(dir: &Path, name: &str, toml: &str, http_port: u16) -> anyhow::Result<Self> {
-        let config = dir.join(format!("{name}.toml"));
-        std::fs::write(&config, toml)?;
-        let log = dir.join(format!("{name}.log"));
-        let out = File::options().create(true).append(true).open(&log)?;
-        let err = out.try_clone()?;
-        let child = Command::new(binary()?)
-            .arg("--config")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .env_remove("RUST_LOG")
-            .spawn()
-            .context("starting relbot-detector")?;
-        Ok(Self {
-            child,
-            log,
-            http: SocketAddr::from(([127, 0, 0, 1], http_port)),
-        })
-    }
-
-    /// Waits until `/readyz` answers 200, or fails with the log.
-    pub async fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
-        let deadline = Instant::now() + timeout;
-        let url = format!("http://{}/readyz", self.http);
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                bail!("detector exited with {status}:\n{}", self.logs());
-            }
-            if let Ok((200, _)) = crate::reporter::http_get(&url).await {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!("detector not ready within {timeout:?}:\n{}", self.logs());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// GET on the operations server: (status, body).
-    pub async fn get(&self, path: &str) -> anyhow::Result<(u16, String)> {
-        crate::reporter::http_get(&format!("http://{}{path}", self.http)).await
-    }
-
-    /// SIGKILL, no chance to clean up.
-    pub fn kill9(&mut self) -> anyhow::Result<()> {
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
-    }
-
-    /// SIGTERM, then waits up to `timeout` for the exit status.
-    pub async fn terminate(
-        &mut self,
-        timeout: Duration,
-    ) -> anyhow::Result<std::process::ExitStatus> {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()?;
-        ensure!(status.success(), "kill -TERM failed");
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
-            }
-            if Instant::now() > deadline {
-                bail!("detector did not exit within {timeout:?} of SIGTERM");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Everything the process wrote so far.
-    pub fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        let bin = binary()?;
+        ServiceProcess::start("detector", &bin, dir, name, toml, http_port, &[]).map(Self)
     }
 }
 
-impl Drop for DetectorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl Deref for DetectorProcess {
+    type Target = ServiceProcess;
+    fn deref(&self) -> &ServiceProcess {
+        &self.0
+    }
+}
+
+impl DerefMut for DetectorProcess {
+    fn deref_mut(&mut self) -> &mut ServiceProcess {
+        &mut self.0
     }
 }

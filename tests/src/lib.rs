@@ -10,6 +10,7 @@ pub mod detector;
 pub mod pki;
 pub mod reporter;
 pub mod rsyslog;
+pub mod service_process;
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
