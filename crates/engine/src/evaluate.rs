@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use hashbrown::DefaultHashBuilder;
 use relbot_periodicity::{Algorithm, AlgorithmScratch, PairVerdict};
 
-use crate::result::{Finding, PeerFinding, PeriodFinding};
+use crate::result::{tally_periods, Finding};
 use crate::state::{Host, Memo};
 
 /// Everything an evaluation needs besides the host.
@@ -167,27 +167,7 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
     host.last_tick = tick;
     host.cold = false;
 
-    let periods = ev
-        .algorithm
-        .tally(periodic.iter().map(|(key, v)| (*key, v)))
-        .into_iter()
-        .map(|t| {
-            let mut peers: Vec<PeerFinding> = t
-                .peers
-                .iter()
-                .map(|s| PeerFinding {
-                    peer: s.peer.0,
-                    flows: s.peer.1,
-                    confidence: s.confidence,
-                })
-                .collect();
-            peers.sort_unstable_by_key(|a| a.peer);
-            PeriodFinding {
-                period_ms: t.period_ms,
-                peers,
-            }
-        })
-        .collect();
+    let periods = tally_periods(ev.algorithm, periodic.iter().map(|(key, v)| (*key, v)));
     out.finding = Finding {
         window_start_ms: floor.unwrap_or(if flows > 0 { first } else { tick }),
         window_end_ms: tick,

@@ -67,6 +67,6 @@ pub use config::{EmitRule, EngineConfig};
 pub use engine::{Engine, HostCounters, Ingest};
 pub use error::EngineError;
 pub use networks::{Cidr, Networks};
-pub use result::{HostResult, PeerFinding, PeriodFinding};
+pub use result::{tally_periods, HostResult, PeerFinding, PeriodFinding};
 pub use snapshot::{ChangeSet, ClockState, HostChange};
 pub use stats::{EngineStats, Evictions};

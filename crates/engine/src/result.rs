@@ -3,6 +3,8 @@
 
 use std::net::IpAddr;
 
+use relbot_periodicity::{Algorithm, PairVerdict};
+
 /// The latest evaluation of one host with at least one periodic peer: everything `relbot
 /// analyze` prints (counts per period, periodic peers with their flow counts, flows and peers
 /// of the host in the window).
@@ -53,6 +55,35 @@ pub struct PeerFinding {
     pub flows: u64,
     /// The algorithm's confidence for this pair and period, in [0, 1].
     pub confidence: f64,
+}
+
+/// Tallies a host's periodic pairs — `((peer, flows to it), verdict)` — with the algorithm's
+/// own grouping rule, into one [`PeriodFinding`] per period, peers sorted by address. The
+/// engine and `relbot analyze` both report hosts through this.
+pub fn tally_periods<'a>(
+    algorithm: &Algorithm,
+    periodic: impl IntoIterator<Item = ((IpAddr, u64), &'a PairVerdict)>,
+) -> Vec<PeriodFinding> {
+    algorithm
+        .tally(periodic)
+        .into_iter()
+        .map(|t| {
+            let mut peers: Vec<PeerFinding> = t
+                .peers
+                .iter()
+                .map(|s| PeerFinding {
+                    peer: s.peer.0,
+                    flows: s.peer.1,
+                    confidence: s.confidence,
+                })
+                .collect();
+            peers.sort_unstable_by_key(|a| a.peer);
+            PeriodFinding {
+                period_ms: t.period_ms,
+                peers,
+            }
+        })
+        .collect()
 }
 
 /// A host's evaluation result without the host (what the engine keeps per host).

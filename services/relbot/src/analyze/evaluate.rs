@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use relbot_engine::{HostResult, PeerFinding, PeriodFinding};
+use relbot_engine::{tally_periods, HostResult};
 use relbot_periodicity::{Algorithm, PairVerdict};
 
 use super::columns::{FlowRows, PairCursor};
@@ -70,26 +70,11 @@ pub fn evaluate(algorithm: &Algorithm, rows: FlowRows) -> (Vec<HostResult>, Tota
 }
 
 fn host_result(algorithm: &Algorithm, host: IpAddr, seen: &HostPairs) -> HostResult {
-    let periods = algorithm
-        .tally(seen.periodic.iter().map(|(peer, verdict)| (*peer, verdict)))
-        .into_iter()
-        .map(|tally| {
-            let mut peers: Vec<PeerFinding> = tally
-                .peers
-                .iter()
-                .map(|score| PeerFinding {
-                    peer: score.peer.0,
-                    flows: score.peer.1,
-                    confidence: score.confidence,
-                })
-                .collect();
-            peers.sort_by_cached_key(|p| p.peer.to_string());
-            PeriodFinding {
-                period_ms: tally.period_ms,
-                peers,
-            }
-        })
-        .collect();
+    let mut periods = tally_periods(algorithm, seen.periodic.iter().map(|(p, v)| (*p, v)));
+    // The original listed addresses in text order.
+    for period in &mut periods {
+        period.peers.sort_by_cached_key(|p| p.peer.to_string());
+    }
     HostResult {
         host,
         window_start_ms: seen.first_ms,
