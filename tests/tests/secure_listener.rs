@@ -49,6 +49,15 @@ async fn sasl_ssl_accepts_the_right_password_only() -> anyhow::Result<()> {
     drop(consumer);
     delete_topics(&good, &[&topic]).await?;
 
+    // The password from a file, as a mounted Kubernetes secret provides it: no config holds it.
+    let secret = tempfile::NamedTempFile::new()?;
+    std::fs::write(secret.path(), format!("{}\n", listener.password))?;
+    let mut from_file = good.clone();
+    from_file.librdkafka.remove("sasl.password");
+    from_file.sasl_password_file = Some(secret.path().to_owned());
+    let cluster = probe(&from_file, TIMEOUT).await?;
+    ensure!(cluster.brokers == 1, "{cluster:?}");
+
     // Wrong password: an authentication error naming the mechanism, well before the timeout.
     let wrong = listener.config(TEST, "not-the-password");
     let started = std::time::Instant::now();

@@ -116,10 +116,16 @@ fn common(config: &KafkaConfig) -> ClientConfig {
 }
 
 /// The pass-through map goes last so that it can tune anything relbot does not fix;
-/// `validate()` has rejected the keys relbot fixes.
+/// `validate()` has rejected the keys relbot fixes. The SASL password from a file or an
+/// environment variable is set here, when the client is made, so it is in no config.
 fn pass_through(cc: &mut ClientConfig, config: &KafkaConfig) {
     for (key, value) in &config.librdkafka {
         cc.set(key, value);
+    }
+    // `validate()` ran first and reported an unreadable source; a file that vanished since
+    // leaves the password unset and the broker rejects the login, which probe() explains.
+    if let Ok(Some(password)) = config.sasl_password() {
+        cc.set("sasl.password", password);
     }
 }
 
@@ -342,6 +348,22 @@ mod tests {
             Some("detector-0")
         );
         assert_eq!(value(&cc, "session.timeout.ms").as_deref(), Some("45000"));
+    }
+
+    #[test]
+    fn sasl_password_file_reaches_librdkafka() {
+        let file = std::env::temp_dir().join(format!("relbot-client-pw-{}", std::process::id()));
+        std::fs::write(&file, "from-a-secret\n").unwrap();
+        let config = KafkaConfig {
+            sasl_password_file: Some(file.clone()),
+            ..KafkaConfig::default()
+        };
+        let cc = consumer_config(&config);
+        assert_eq!(
+            value(&cc, "sasl.password").as_deref(),
+            Some("from-a-secret")
+        );
+        std::fs::remove_file(&file).unwrap();
     }
 
     #[test]

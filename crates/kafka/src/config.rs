@@ -21,10 +21,16 @@
 //! [kafka.librdkafka]                 # raw librdkafka settings, applied last
 //! "security.protocol" = "SASL_SSL"
 //! "sasl.mechanisms" = "SCRAM-SHA-512"
+//! "sasl.username" = "relbot"
 //! "ssl.ca.location" = "/etc/relbot/kafka-ca.pem"
 //! ```
+//!
+//! The SASL password never has to be written into a config file: `sasl_password_file` (a
+//! mounted Kubernetes secret) or `sasl_password_env` names where it is, and it is read when a
+//! client is made (`librdkafka."sasl.password"` still works, and is redacted by `--check`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -87,6 +93,11 @@ pub struct KafkaConfig {
     /// Raw librdkafka settings (TLS, SASL, tuning) applied last to every client, e.g.
     /// `"security.protocol" = "SASL_SSL"`; may not set the settings relbot fixes.
     pub librdkafka: BTreeMap<String, String>,
+    /// A file holding the SASL password (e.g. a mounted secret); trailing line breaks are
+    /// ignored. Read each time a client is made.
+    pub sasl_password_file: Option<PathBuf>,
+    /// An environment variable holding the SASL password.
+    pub sasl_password_env: Option<String>,
 }
 
 /// Producer settings.
@@ -192,6 +203,8 @@ impl Default for KafkaConfig {
             consumer: ConsumerSettings::default(),
             topics: TopicsConfig::default(),
             librdkafka: BTreeMap::new(),
+            sasl_password_file: None,
+            sasl_password_env: None,
         }
     }
 }
@@ -315,11 +328,51 @@ impl KafkaConfig {
                 problems.push(format!("`librdkafka.\"{key}\"` may not be set: {why}"));
             }
         }
+        let password_sources = [
+            self.sasl_password_file.is_some(),
+            self.sasl_password_env.is_some(),
+            self.librdkafka.contains_key("sasl.password"),
+        ];
+        if password_sources.iter().filter(|set| **set).count() > 1 {
+            problems.push(
+                "set only one of `sasl_password_file`, `sasl_password_env` and \
+                 `librdkafka.\"sasl.password\"`"
+                    .to_owned(),
+            );
+        }
+        if let Err(problem) = self.sasl_password() {
+            problems.push(problem);
+        }
         if problems.is_empty() {
             Ok(())
         } else {
             Err(KafkaError::InvalidConfig { problems })
         }
+    }
+}
+
+impl KafkaConfig {
+    /// The SASL password from `sasl_password_file` or `sasl_password_env`, if one is set;
+    /// an error names the key and says what is wrong, never the password.
+    pub fn sasl_password(&self) -> Result<Option<String>, String> {
+        if let Some(path) = &self.sasl_password_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                format!("`sasl_password_file`: cannot read {}: {e}", path.display())
+            })?;
+            let password = text.trim_end_matches(['\r', '\n']);
+            if password.is_empty() {
+                return Err(format!("`sasl_password_file`: {} is empty", path.display()));
+            }
+            return Ok(Some(password.to_owned()));
+        }
+        if let Some(var) = &self.sasl_password_env {
+            return match std::env::var(var) {
+                Ok(password) if !password.is_empty() => Ok(Some(password)),
+                Ok(_) => Err(format!("`sasl_password_env`: ${var} is empty")),
+                Err(_) => Err(format!("`sasl_password_env`: ${var} is not set")),
+            };
+        }
+        Ok(None)
     }
 }
 
@@ -462,5 +515,55 @@ mod tests {
             assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
         }
         assert_eq!(problems.len(), 8, "{text}");
+    }
+
+    #[test]
+    fn sasl_password_comes_from_a_file_or_the_environment_and_only_one_source() {
+        let dir = std::env::temp_dir().join(format!("relbot-kafka-pw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("password");
+        std::fs::write(&file, "s3cret\n").unwrap();
+        let mut config = KafkaConfig {
+            sasl_password_file: Some(file.clone()),
+            ..KafkaConfig::default()
+        };
+        config.validate().unwrap();
+        assert_eq!(config.sasl_password().unwrap().as_deref(), Some("s3cret"));
+
+        config
+            .librdkafka
+            .insert("sasl.password".to_owned(), "inline".to_owned());
+        let err = config.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("set only one of `sasl_password_file`"),
+            "{err}"
+        );
+
+        let missing = KafkaConfig {
+            sasl_password_file: Some(dir.join("absent")),
+            ..KafkaConfig::default()
+        };
+        let err = missing.validate().unwrap_err().to_string();
+        assert!(err.contains("`sasl_password_file`: cannot read"), "{err}");
+
+        std::fs::write(&file, "\n").unwrap();
+        let err = config_with_file(&file).validate().unwrap_err().to_string();
+        assert!(err.contains("is empty") && !err.contains("s3cret"), "{err}");
+
+        let var = format!("RELBOT_TEST_SASL_PASSWORD_{}", std::process::id());
+        let from_env = KafkaConfig {
+            sasl_password_env: Some(var.clone()),
+            ..KafkaConfig::default()
+        };
+        let err = from_env.validate().unwrap_err().to_string();
+        assert!(err.contains(&format!("${var} is not set")), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn config_with_file(file: &std::path::Path) -> KafkaConfig {
+        KafkaConfig {
+            sasl_password_file: Some(file.to_owned()),
+            ..KafkaConfig::default()
+        }
     }
 }
