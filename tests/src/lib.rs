@@ -6,6 +6,7 @@
 //! this key go to".
 
 pub mod cch;
+pub mod chart;
 pub mod detector;
 pub mod pki;
 pub mod reporter;
