@@ -7,6 +7,7 @@
 
 pub mod cch;
 pub mod detector;
+pub mod ingest;
 pub mod pki;
 pub mod reporter;
 pub mod rsyslog;
