@@ -277,3 +277,67 @@ async fn ingest_counts_bad_datagrams_and_keeps_going() {
     assert!(status.success(), "{status}\n{}", ingest.logs());
     broker.delete_topic(&topic).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_reads_nfcapd_files_and_keeps_monitored_initiators() {
+    let test = "ingest_files";
+    let Some(broker) = TestBroker::connect(test).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = relbot_e2e::repo_root().join("crates/flow/tests/data/nfcapd");
+    // A directory of nfcapd files (read in time order) and every compression nfcapd writes.
+    let inputs = dir.path().join("inputs");
+    std::fs::create_dir(&inputs).unwrap();
+    let mut all = Vec::new();
+    for (i, name) in ["none", "lzo", "lz4", "bz2"].iter().enumerate() {
+        let from = data.join(format!("flows-{name}.nfcapd"));
+        if !from.is_file() {
+            continue;
+        }
+        std::fs::copy(&from, inputs.join(format!("nfcapd.20240101000{i}"))).unwrap();
+        all.extend(relbot_flow::nfcapd::read_file(&from).unwrap());
+    }
+    assert!(!all.is_empty());
+    let monitored = relbot_flow::networks::Networks::parse(&["0.0.0.0/0"]).unwrap();
+    let want: Vec<_> = all.iter().filter(|r| monitored.contains(r.src)).collect();
+    assert!(
+        want.len() < all.len(),
+        "the fixture has IPv6 initiators to filter out"
+    );
+
+    let topic = unique_name(test);
+    let (http, udp) = (free_port().unwrap(), free_udp_port().unwrap());
+    let keys = "monitored = [\"0.0.0.0/0\"]";
+    let extra = format!(
+        "[ingest.split_merge]\nenabled = false\n[ingest.files]\npaths = [{:?}]\nformat = \"auto\"\n",
+        inputs
+    );
+    let config = toml(&broker.brokers, &topic, http, udp, 1, keys, &extra);
+    let mut ingest = IngestProcess::start(dir.path(), "ingest", &config, http).unwrap();
+    ingest.wait_ready(Duration::from_secs(60)).await.unwrap();
+    let got = read_flows(
+        &broker.config(test),
+        &topic,
+        want.len(),
+        Duration::from_secs(60),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+    let mut want: Vec<_> = want.iter().map(|r| essence(r)).collect();
+    let mut have: Vec<_> = got.iter().map(|(_, r)| essence(r)).collect();
+    want.sort();
+    have.sort();
+    assert_eq!(have, want);
+    assert_eq!(
+        ingest
+            .metric("relbot_ingest_records_total{reason=\"filtered\"}")
+            .await
+            .unwrap() as usize,
+        all.len() - want.len()
+    );
+    let status = ingest.terminate(Duration::from_secs(20)).await.unwrap();
+    assert!(status.success(), "{status}\n{}", ingest.logs());
+    broker.delete_topic(&topic).await;
+}
