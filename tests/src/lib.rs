@@ -8,6 +8,7 @@
 pub mod cch;
 pub mod chart;
 pub mod detector;
+pub mod ingest;
 pub mod pki;
 pub mod reporter;
 pub mod rsyslog;
