@@ -6,7 +6,9 @@
 //! this key go to".
 
 pub mod cch;
+pub mod chart;
 pub mod detector;
+pub mod ingest;
 pub mod pki;
 pub mod reporter;
 pub mod rsyslog;

@@ -57,3 +57,12 @@ impl EngineError {
         }
     }
 }
+
+impl From<relbot_flow::networks::NetworkError> for EngineError {
+    fn from(e: relbot_flow::networks::NetworkError) -> Self {
+        EngineError::Network {
+            text: e.text,
+            problem: e.problem,
+        }
+    }
+}

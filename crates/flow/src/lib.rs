@@ -10,13 +10,15 @@
 //! - [`netflow`]: NetFlow v5/v9 and IPFIX datagrams, through a stateful [`netflow::Collector`]
 //!   (templates, sampling, data waiting for its template, state saved across restarts);
 //! - [`nfcapd`]: nfdump's binary files (layout 2, any compression) and directories of them;
-//! - [`ipfix_file`]: IPFIX files (RFC 5655), a sequence of IPFIX messages.
+//! - [`ipfix_file`]: IPFIX files (RFC 5655), a sequence of IPFIX messages;
+//! - [`networks`]: monitored networks (`Cidr`, `Networks`), the initiator filter.
 //!
 //! Decoders never log, never count metrics and never panic on input: bad input is an error
 //! value that names what was wrong (and, for files, the file and line).
 
 pub mod ipfix_file;
 pub mod netflow;
+pub mod networks;
 pub mod nfcapd;
 pub mod record;
 pub mod source;

@@ -220,6 +220,33 @@ impl Collector {
         super::persist::encode(&self.state.templates, &self.state.domains)
     }
 
+    /// What several collectors learned, encoded as one state (as [`Collector::save_state`]),
+    /// for a service that shards exporters over collectors; where two know the same template,
+    /// the most recently refreshed one wins. Restore it into each shard.
+    pub fn save_states<'a>(collectors: impl IntoIterator<Item = &'a Collector>) -> Vec<u8> {
+        let mut templates = TemplateCache::new();
+        let mut domains: HashMap<DomainKey, DomainState> = HashMap::new();
+        for c in collectors {
+            for (key, cached) in c.state.templates.iter() {
+                let newer = templates
+                    .refreshed_ms(key)
+                    .is_none_or(|have| have < cached.refreshed_ms);
+                if newer {
+                    templates.restore(*key, cached.clone());
+                }
+            }
+            for (key, state) in &c.state.domains {
+                let newer = domains
+                    .get(key)
+                    .is_none_or(|have| have.updated_ms < state.updated_ms);
+                if newer {
+                    domains.insert(*key, state.clone());
+                }
+            }
+        }
+        super::persist::encode(&templates, &domains)
+    }
+
     /// Replaces what the collector knows with saved state. On error the collector is left as
     /// it was.
     pub fn restore_state(&mut self, bytes: &[u8]) -> Result<usize, super::persist::StateError> {

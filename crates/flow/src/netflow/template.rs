@@ -398,6 +398,11 @@ impl TemplateCache {
         self.map.iter()
     }
 
+    /// When `key` was last (re)announced, if it is known.
+    pub(crate) fn refreshed_ms(&self, key: &TemplateKey) -> Option<i64> {
+        self.map.get(key).map(|c| c.refreshed_ms)
+    }
+
     /// Restores a template with its original refresh time (used when loading saved state).
     pub(crate) fn restore(&mut self, key: TemplateKey, cached: CachedTemplate) {
         self.map.insert(key, cached);
