@@ -32,6 +32,7 @@ fn mounts() -> anyhow::Result<tempfile::TempDir> {
         "var/lib/relbot/reports",
         "run/secrets/relbot",
         "etc/relbot/kafka-ca",
+        "etc/relbot/kafka-sasl",
     ] {
         std::fs::create_dir_all(root.join(sub))?;
     }
@@ -40,6 +41,10 @@ fn mounts() -> anyhow::Result<tempfile::TempDir> {
     std::fs::write(secrets.join("webhook-secret"), "test-secret")?;
     std::fs::write(secrets.join("pseudonymisation-key"), "ab".repeat(32))?;
     std::fs::write(root.join("etc/relbot/kafka-ca/ca.crt"), "")?;
+    std::fs::write(
+        root.join("etc/relbot/kafka-sasl/password"),
+        "test-password\n",
+    )?;
     std::fs::write(root.join("var/lib/relbot/flows/simulated.txt"), "")?;
     Ok(dir)
 }

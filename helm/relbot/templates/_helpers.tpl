@@ -77,6 +77,9 @@ librdkafka settings. Returns YAML of a dict (fromYaml it).
 {{- end -}}
 brokers: {{ include "relbot.brokers" $root | quote }}
 client_id: {{ .clientId | quote }}
+{{- if $k.sasl.passwordSecret }}
+sasl_password_file: {{ printf "/etc/relbot/kafka-sasl/%s" $k.sasl.passwordKey | quote }}
+{{- end }}
 topics:
   flows: {{ $k.topics.flows | quote }}
   detections: {{ $k.topics.detections | quote }}
@@ -156,6 +159,12 @@ Whole numbers print as integers (Helm reads every YAML number as a float).
   secret:
     secretName: {{ .Values.kafka.tls.clientSecret }}
 {{- end }}
+{{- if .Values.kafka.sasl.passwordSecret }}
+- name: kafka-sasl
+  secret:
+    secretName: {{ .Values.kafka.sasl.passwordSecret }}
+    defaultMode: 0400
+{{- end }}
 {{- end -}}
 
 {{- define "relbot.kafkaVolumeMounts" -}}
@@ -167,6 +176,11 @@ Whole numbers print as integers (Helm reads every YAML number as a float).
 {{- if .Values.kafka.tls.clientSecret }}
 - name: kafka-client
   mountPath: /etc/relbot/kafka-client
+  readOnly: true
+{{- end }}
+{{- if .Values.kafka.sasl.passwordSecret }}
+- name: kafka-sasl
+  mountPath: /etc/relbot/kafka-sasl
   readOnly: true
 {{- end }}
 {{- end -}}
