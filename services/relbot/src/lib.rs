@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod output;
 pub mod progress;
+pub mod rule;
 pub mod simulate;
 
 use std::io::Write;
