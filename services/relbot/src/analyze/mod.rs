@@ -25,7 +25,7 @@ use relbot_periodicity::Algorithm;
 use serde::Serialize;
 
 pub use columns::{FlowRows, PairCursor};
-pub use evaluate::{evaluate, Totals};
+pub use evaluate::{evaluate, EvidenceMap, Totals};
 use inputs::Payload;
 pub use inputs::{InputFormat, InputSpec};
 pub use relbot_engine::{HostResult, PeerFinding, PeriodFinding};
@@ -111,6 +111,8 @@ pub struct Analysis {
     pub hosts: Vec<HostResult>,
     /// Counters of the run.
     pub summary: Summary,
+    /// The evidence of every periodic pair, by (host, peer).
+    pub evidence: EvidenceMap,
 }
 
 /// Records parsed from one block, in flight to the inserting thread.
@@ -127,7 +129,7 @@ struct Parsed {
 pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, AnalyzeError> {
     let started = Instant::now();
     let (table, mut summary) = read_rows(opts, None, diag)?;
-    let (hosts, totals) = evaluate(&opts.algorithm, table);
+    let (hosts, totals, evidence) = evaluate(&opts.algorithm, table);
     summary.pairs = totals.pairs;
     summary.flagged_hosts = hosts.len();
     summary.seconds = started.elapsed().as_secs_f64();
@@ -136,6 +138,7 @@ pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, Anal
         algorithm_version: opts.algorithm.version(),
         hosts,
         summary,
+        evidence,
     })
 }
 
