@@ -134,8 +134,10 @@ impl Picture {
         if text {
             chart
                 .configure_mesh()
-                .x_desc("position within the period (s)")
+                .x_desc("position within the period")
                 .y_desc("cycle")
+                .x_label_formatter(&|s| crate::output::human_period((s * 1000.0).round() as u64))
+                .y_label_formatter(&|c| format!("{c:.0}"))
                 .light_line_style(RGBColor(235, 235, 235))
                 .bold_line_style(RGBColor(200, 200, 200))
                 .draw()?;
