@@ -62,30 +62,44 @@ fn relbot(args: &[&str], input: &Path) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// A periodic peer of `host` according to `analyze --output json`, with its evidence.
-fn periodic_peer(w: &Workload, host: &str, algorithm: &str) -> (String, serde_json::Value) {
+/// A planted bot that `algorithm` flags, one of its periodic peers according to `analyze
+/// --output json`, and that peer's evidence.
+fn flagged_bot(w: &Workload, algorithm: &str) -> (String, String, serde_json::Value) {
     let json = relbot(
         &["analyze", "--output", "json", "--algorithm", algorithm],
         &w.flows,
     );
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let entry = doc["hosts"]
-        .as_array()
+    for (bot, peers) in &w.bots {
+        let Some(entry) = doc["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["host"] == bot.as_str())
+        else {
+            continue;
+        };
+        let peer = entry["periods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["peers"].as_array().unwrap())
+            .find(|p| peers.iter().any(|t| p["peer"] == t.as_str()));
+        if let Some(peer) = peer {
+            let name = peer["peer"].as_str().unwrap().to_string();
+            return (bot.clone(), name, peer["evidence"].clone());
+        }
+    }
+    panic!("{algorithm} flags none of the planted bots with one of its peers");
+}
+
+/// A simulated host that is neither a bot nor flagged.
+fn quiet_host(w: &Workload) -> String {
+    let flagged = relbot(&["analyze", "--output", "hosts"], &w.flows);
+    (1..=60)
+        .map(|i| format!("10.0.0.{i}"))
+        .find(|h| !flagged.lines().any(|l| l == h) && w.bots.iter().all(|(b, _)| b != h))
         .unwrap()
-        .iter()
-        .find(|h| h["host"] == host)
-        .expect("the bot is flagged");
-    let peer = entry["periods"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| p["peers"].as_array().unwrap())
-        .next()
-        .unwrap();
-    (
-        peer["peer"].as_str().unwrap().to_string(),
-        peer["evidence"].clone(),
-    )
 }
 
 /// The x positions of the pixels drawn in a saturated colour (the peers' dots, not the grey
@@ -113,16 +127,18 @@ fn coloured_columns(path: &Path) -> (u32, u32, Vec<u32>) {
 #[test]
 fn png_of_a_bots_peer_shows_a_vertical_stripe() {
     let w = workload();
-    let (bot, truth_peers) = &w.bots[0];
-    let (peer, _) = periodic_peer(&w, bot, "classic");
-    assert!(truth_peers.contains(&peer));
+    let (bot, peer, _) = flagged_bot(&w, "classic");
     let png = w._dir.path().join("bot.png");
     let text = relbot(
         &[
             "explain",
-            bot,
+            &bot,
             "--peer",
             &peer,
+            "--width",
+            "800",
+            "--height",
+            "500",
             "--png",
             png.to_str().unwrap(),
         ],
@@ -132,7 +148,7 @@ fn png_of_a_bots_peer_shows_a_vertical_stripe() {
     assert!(text.contains(&peer), "{text}");
 
     let (width, height, xs) = coloured_columns(&png);
-    assert_eq!((width, height), (900, 600));
+    assert_eq!((width, height), (800, 500));
     // One dot per contact (≥ 30 over 6 h), each several pixels.
     assert!(xs.len() > 100, "{} coloured pixels", xs.len());
     // Nearly all of them in one narrow column: within 3 % of the width.
@@ -178,13 +194,12 @@ fn png_of_a_bots_peer_shows_a_vertical_stripe() {
 #[test]
 fn svg_is_xml_of_the_requested_size_with_a_dot_per_flow() {
     let w = workload();
-    let (bot, _) = &w.bots[0];
-    let (peer, _) = periodic_peer(&w, bot, "classic");
+    let (bot, peer, _) = flagged_bot(&w, "classic");
     let svg = w._dir.path().join("bot.svg");
     let text = relbot(
         &[
             "explain",
-            bot,
+            &bot,
             "--peer",
             &peer,
             "--width",
@@ -223,11 +238,7 @@ fn svg_is_xml_of_the_requested_size_with_a_dot_per_flow() {
 #[test]
 fn non_flagged_host_is_told_why_not() {
     let w = workload();
-    let flagged = relbot(&["analyze", "--output", "hosts"], &w.flows);
-    let host = (1..=60)
-        .map(|i| format!("10.0.0.{i}"))
-        .find(|h| !flagged.lines().any(|l| l == h))
-        .unwrap();
+    let host = quiet_host(&w);
     let text = relbot(&["explain", &host], &w.flows);
     assert!(
         text.contains("  NOT FLAGGED: no peer is periodic"),
@@ -248,11 +259,10 @@ fn non_flagged_host_is_told_why_not() {
 #[test]
 fn explain_prints_the_evidence_that_analyze_json_lists() {
     let w = workload();
-    let (bot, _) = &w.bots[0];
-    let (peer, evidence) = periodic_peer(&w, bot, "beacon");
+    let (bot, peer, evidence) = flagged_bot(&w, "beacon");
     assert_eq!(evidence["kind"], "beacon");
     let text = relbot(
-        &["explain", bot, "--algorithm", "beacon", "--peer", &peer],
+        &["explain", &bot, "--algorithm", "beacon", "--peer", &peer],
         &w.flows,
     );
     let line = text.lines().find(|l| l.starts_with(&peer)).unwrap();
@@ -266,10 +276,10 @@ fn explain_prints_the_evidence_that_analyze_json_lists() {
     assert!(line.contains(&expected), "{line} / {expected}");
     assert!(line.contains(" yes "), "{line}");
 
-    let (peer, evidence) = periodic_peer(&w, bot, "classic");
+    let (bot, peer, evidence) = flagged_bot(&w, "classic");
     assert_eq!(evidence["kind"], "classic");
     let text = relbot(
-        &["explain", bot, "--algorithm", "classic", "--peer", &peer],
+        &["explain", &bot, "--algorithm", "classic", "--peer", &peer],
         &w.flows,
     );
     let line = text.lines().find(|l| l.starts_with(&peer)).unwrap();
