@@ -70,27 +70,24 @@ fn flagged_bot(w: &Workload, algorithm: &str) -> (String, String, serde_json::Va
         &w.flows,
     );
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
-    for (bot, peers) in &w.bots {
-        let Some(entry) = doc["hosts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|h| h["host"] == bot.as_str())
-        else {
-            continue;
-        };
-        let peer = entry["periods"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|p| p["peers"].as_array().unwrap())
-            .find(|p| peers.iter().any(|t| p["peer"] == t.as_str()));
-        if let Some(peer) = peer {
+    w.bots
+        .iter()
+        .find_map(|(bot, peers)| {
+            let entry = doc["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|h| h["host"] == bot.as_str())?;
+            let peer = entry["periods"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|p| p["peers"].as_array().unwrap())
+                .find(|p| peers.iter().any(|t| p["peer"] == t.as_str()))?;
             let name = peer["peer"].as_str().unwrap().to_string();
-            return (bot.clone(), name, peer["evidence"].clone());
-        }
-    }
-    panic!("{algorithm} flags none of the planted bots with one of its peers");
+            Some((bot.clone(), name, peer["evidence"].clone()))
+        })
+        .expect("the algorithm flags a planted bot with one of its peers")
 }
 
 /// A simulated host that is neither a bot nor flagged.

@@ -42,8 +42,10 @@ fn hosts_are_the_json_hosts_the_default_rule_reports_bots_among_them() {
     let listed = analyze("hosts", &flows);
     let lines: Vec<&str> = listed.lines().collect();
     for line in &lines {
-        line.parse::<std::net::IpAddr>()
-            .unwrap_or_else(|_| panic!("not an address: {line:?}"));
+        assert!(
+            line.parse::<std::net::IpAddr>().is_ok(),
+            "not an address: {line:?}"
+        );
     }
 
     // The JSON's hosts whose largest period count reaches the reporter's default MIN_IDX, in
