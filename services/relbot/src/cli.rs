@@ -121,10 +121,11 @@ pub struct SimulateArgs {
 /// Arguments of `relbot analyze`.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Input files (plain, gzip or zstd); `-` reads standard input.
+    /// Input files (text: plain, gzip or zstd; nfcapd; IPFIX files) or directories of nfcapd
+    /// files (read in time order, like `nfdump -R`); `-` reads text from standard input.
     #[arg(required = true, value_name = "PATH")]
     pub inputs: Vec<PathBuf>,
-    /// Line format of the inputs.
+    /// Format of the inputs.
     #[arg(long, value_enum, default_value = "auto")]
     pub input_format: InputFormat,
     /// Detection algorithm.
