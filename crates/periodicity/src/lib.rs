@@ -22,5 +22,5 @@ pub use algorithm::{
     Algorithm, AlgorithmScratch, PairVerdict, PeerScore, PeriodTally, PeriodicFor,
 };
 pub use beacon::{Beacon, BeaconEstimate, BeaconParams, BeaconParamsError, BeaconScratch};
-pub use classic::{Classic, ClassicParams, ClassicScratch, ParamsError};
+pub use classic::{Classic, ClassicEvidence, ClassicParams, ClassicScratch, ParamsError};
 pub use mask::PeriodMask;

@@ -46,6 +46,16 @@ pub enum AnalyzeError {
         /// The input.
         file: String,
     },
+    /// An input cannot be opened (a binary file, or a directory of nfcapd files).
+    #[error("{0}")]
+    NoInput(String),
+    /// Part of a binary input is unreadable and `--strict` was given (the message names the
+    /// file).
+    #[error("{0} (--strict: stopping)")]
+    BadBinary(String),
+    /// Reading a binary input failed part way (the message names the file).
+    #[error("{0}")]
+    BinaryIo(String),
     /// Writing the results failed.
     #[error("cannot write output: {0}")]
     Output(String),
@@ -78,7 +88,9 @@ impl AnalyzeError {
             Self::Usage(_) => exit::USAGE,
             Self::Output(_) => exit::FAILURE,
             Self::Params(_) | Self::Config(_) => exit::CONFIG,
-            Self::Open(_) => exit::NO_INPUT,
+            Self::Open(_) | Self::NoInput(_) => exit::NO_INPUT,
+            Self::BadBinary(_) => exit::DATA,
+            Self::BinaryIo(_) => exit::IO,
             Self::Read(
                 SourceError::Corrupt { .. }
                 | SourceError::Truncated { .. }

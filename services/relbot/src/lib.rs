@@ -9,8 +9,10 @@ pub mod analyze;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod explain;
 pub mod output;
 pub mod progress;
+pub mod rule;
 pub mod simulate;
 
 use std::io::Write;
@@ -89,4 +91,28 @@ pub fn simulate_command(args: &SimulateArgs, out: &mut dyn Write) -> Result<(), 
         std::fs::write(path, text + "\n").map_err(|e| io_err(&path.display().to_string(), e))?;
     }
     Ok(())
+}
+
+/// Runs `relbot explain` with `args`: the explanation to `out`, diagnostics to `diag`.
+pub fn explain_command(
+    args: &cli::ExplainArgs,
+    out: &mut dyn Write,
+    diag: &mut dyn Write,
+) -> Result<(), AnalyzeError> {
+    let mut config = AnalyzeConfig::load(args.config.as_deref())?;
+    if let Some(algorithm) = args.algorithm {
+        config.algorithm = algorithm;
+    }
+    if let Some(seed) = &args.seed_config {
+        config.apply_seed_config(seed)?;
+    }
+    let opts = AnalyzeOptions {
+        inputs: args.inputs.clone(),
+        format: args.input_format,
+        algorithm: config.algorithm()?,
+        strict: args.strict,
+        progress: !args.quiet,
+        max_reported_errors: args.max_errors,
+    };
+    explain::run(args, &opts, out, diag)
 }

@@ -14,6 +14,11 @@ fn main() -> ExitCode {
             let mut out = std::io::BufWriter::new(stdout.lock());
             relbot_cli::analyze_command(args, &mut out, &mut std::io::stderr())
         }
+        Command::Explain(args) => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            relbot_cli::explain_command(args, &mut out, &mut std::io::stderr())
+        }
         Command::Simulate(args) => {
             let stdout = std::io::stdout();
             relbot_cli::simulate_command(args, &mut stdout.lock())

@@ -13,8 +13,10 @@
 //! the original added changes no sum, and a zero bin can only reach a threshold that is not
 //! positive, in which case the dense scan of the original is used as is.
 
+mod explain;
 mod params;
 
+pub use explain::ClassicEvidence;
 pub use params::{ClassicParams, ParamsError};
 
 use crate::PeriodMask;

@@ -6,12 +6,14 @@
 //! compact row store in input order (so line errors are reported in order). The rows are then
 //! sorted and every host's pairs evaluated, hosts in parallel.
 
+mod binary;
 mod columns;
 mod evaluate;
 mod inputs;
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -23,7 +25,8 @@ use relbot_periodicity::Algorithm;
 use serde::Serialize;
 
 pub use columns::{FlowRows, PairCursor};
-pub use evaluate::{evaluate, Totals};
+pub use evaluate::{evaluate, EvidenceMap, Totals};
+use inputs::Payload;
 pub use inputs::{InputFormat, InputSpec};
 pub use relbot_engine::{HostResult, PeerFinding, PeriodFinding};
 
@@ -56,6 +59,10 @@ pub struct Summary {
     pub flows: u64,
     /// Lines that did not parse and were skipped.
     pub skipped_lines: u64,
+    /// Unreadable parts of binary inputs that were skipped (an nfcapd block, the rest of a
+    /// damaged file).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skipped_blocks: u64,
     /// Distinct source hosts.
     pub hosts: usize,
     /// Distinct (source, destination) pairs.
@@ -66,15 +73,25 @@ pub struct Summary {
     pub seconds: f64,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 impl Summary {
     /// The one-line summary for stderr.
     pub fn line(&self) -> String {
+        let blocks = if self.skipped_blocks > 0 {
+            format!(", {} damaged block(s) skipped", self.skipped_blocks)
+        } else {
+            String::new()
+        };
         format!(
-            "relbot: {} flows read from {} file(s), {} line(s) skipped, {} hosts, {} pairs, \
+            "relbot: {} flows read from {} file(s), {} line(s) skipped{}, {} hosts, {} pairs, \
              {} flagged, {:.2} s",
             self.flows,
             self.files,
             self.skipped_lines,
+            blocks,
             self.hosts,
             self.pairs,
             self.flagged_hosts,
@@ -94,6 +111,8 @@ pub struct Analysis {
     pub hosts: Vec<HostResult>,
     /// Counters of the run.
     pub summary: Summary,
+    /// The evidence of every periodic pair, by (host, peer).
+    pub evidence: EvidenceMap,
 }
 
 /// Records parsed from one block, in flight to the inserting thread.
@@ -102,17 +121,42 @@ struct Parsed {
     input: usize,
     records: Vec<FlowRecord>,
     errors: Vec<LineError>,
+    /// A damaged part of a binary input that was skipped, described.
+    skipped: Option<String>,
 }
 
 /// Runs the analysis; bad lines are described on `diag` (normally stderr).
 pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, AnalyzeError> {
     let started = Instant::now();
+    let (table, mut summary) = read_rows(opts, None, diag)?;
+    let (hosts, totals, evidence) = evaluate(&opts.algorithm, table);
+    summary.pairs = totals.pairs;
+    summary.flagged_hosts = hosts.len();
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(Analysis {
+        algorithm: opts.algorithm.name(),
+        algorithm_version: opts.algorithm.version(),
+        hosts,
+        summary,
+        evidence,
+    })
+}
+
+/// Reads every input into the row store — only the flows of host `only`, when given — and
+/// counts what was read; bad lines and damaged blocks are described on `diag`. The summary's
+/// evaluation fields (pairs, flagged hosts, seconds) are left for the caller.
+pub fn read_rows(
+    opts: &AnalyzeOptions,
+    only: Option<IpAddr>,
+    diag: &mut dyn Write,
+) -> Result<(FlowRows, Summary), AnalyzeError> {
     let mut inputs = inputs::open_all(&opts.inputs, opts.format)?;
     let progress = Progress::new(opts.progress, inputs::total_len(&inputs));
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
 
     let mut table = FlowRows::default();
     let mut skipped = 0u64;
+    let mut skipped_blocks = 0u64;
     let stop = AtomicBool::new(false);
     let read_error: Mutex<Option<AnalyzeError>> = Mutex::new(None);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -123,7 +167,8 @@ pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, Anal
 
         let (stop, read_error, progress) = (&stop, &read_error, &progress);
         scope.spawn(move || {
-            if let Err(e) = inputs::read_blocks(&mut inputs, &job_tx, stop, progress) {
+            let strict = opts.strict;
+            if let Err(e) = inputs::read_blocks(&mut inputs, &job_tx, stop, progress, strict) {
                 if let Ok(mut slot) = read_error.lock() {
                     *slot = Some(e);
                 }
@@ -133,14 +178,26 @@ pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, Anal
             let (job_rx, done_tx) = (job_rx.clone(), done_tx.clone());
             scope.spawn(move || {
                 for job in job_rx {
-                    let mut records = Vec::with_capacity(job.block.data.len() / 64);
                     let mut errors = Vec::new();
-                    text::parse_block(&job.parser, &job.block, &mut records, &mut errors);
+                    let mut skipped = None;
+                    let records = match job.payload {
+                        Payload::Lines { parser, block } => {
+                            let mut records = Vec::with_capacity(block.data.len() / 64);
+                            text::parse_block(&parser, &block, &mut records, &mut errors);
+                            records
+                        }
+                        Payload::Records(records) => records,
+                        Payload::Skipped(message) => {
+                            skipped = Some(message);
+                            Vec::new()
+                        }
+                    };
                     let parsed = Parsed {
                         seq: job.seq,
                         input: job.input,
                         records,
                         errors,
+                        skipped,
                     };
                     if done_tx.send(parsed).is_err() {
                         break;
@@ -175,8 +232,21 @@ pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, Anal
                         });
                     }
                 }
-                for record in &parsed.records {
-                    table.add(record);
+                if let Some(message) = &parsed.skipped {
+                    skipped_blocks += 1;
+                    if skipped_blocks <= opts.max_reported_errors {
+                        progress.suspend(|| {
+                            let _ = writeln!(diag, "{message}");
+                        });
+                    }
+                }
+                match only {
+                    None => parsed.records.iter().for_each(|r| table.add(r)),
+                    Some(host) => parsed
+                        .records
+                        .iter()
+                        .filter(|r| r.src == host)
+                        .for_each(|r| table.add(r)),
                 }
             }
         }
@@ -195,21 +265,13 @@ pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, Anal
         );
     }
 
-    let mut summary = Summary {
+    let summary = Summary {
         files: names.len(),
         flows: table.flows(),
         skipped_lines: skipped,
+        skipped_blocks,
         hosts: table.hosts(),
         ..Summary::default()
     };
-    let (hosts, totals) = evaluate(&opts.algorithm, table);
-    summary.pairs = totals.pairs;
-    summary.flagged_hosts = hosts.len();
-    summary.seconds = started.elapsed().as_secs_f64();
-    Ok(Analysis {
-        algorithm: opts.algorithm.name(),
-        algorithm_version: opts.algorithm.version(),
-        hosts,
-        summary,
-    })
+    Ok((table, summary))
 }

@@ -1,42 +1,45 @@
-//! JSON output: per host and period, the periodic peers with their flow counts and the
-//! algorithm's confidence.
+//! JSON output: per host and period, the periodic peers with their flow counts, the
+//! algorithm's confidence and its evidence (the same evidence `relbot explain` prints).
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
 use crate::analyze::Analysis;
+use crate::explain::PairEvidence;
 
 #[derive(Serialize)]
 struct Document<'a> {
     algorithm: &'a str,
     algorithm_version: &'a str,
-    hosts: Vec<Host>,
+    hosts: Vec<Host<'a>>,
     summary: &'a crate::analyze::Summary,
 }
 
 #[derive(Serialize)]
-struct Host {
+struct Host<'a> {
     host: String,
     flows: u64,
     peers: u32,
     first_flow_ms: i64,
     last_flow_ms: i64,
-    periods: Vec<Period>,
+    periods: Vec<Period<'a>>,
 }
 
 #[derive(Serialize)]
-struct Period {
+struct Period<'a> {
     period_ms: u64,
     count: usize,
-    peers: Vec<Peer>,
+    peers: Vec<Peer<'a>>,
 }
 
 #[derive(Serialize)]
-struct Peer {
+struct Peer<'a> {
     peer: String,
     flows: u64,
     confidence: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evidence: Option<&'a PairEvidence>,
 }
 
 /// Writes `analysis` as one pretty-printed JSON document followed by a newline.
@@ -66,6 +69,7 @@ pub fn write_json(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
                                 peer: e.peer.to_string(),
                                 flows: e.flows,
                                 confidence: e.confidence,
+                                evidence: analysis.evidence.get(&(h.host, e.peer)),
                             })
                             .collect(),
                     })

@@ -1,5 +1,6 @@
 //! Renders analysis results: the original's format byte for byte, JSON, and a table.
 
+mod hosts;
 mod json;
 mod relbot;
 mod table;
@@ -8,6 +9,7 @@ use std::io::{self, Write};
 
 use crate::analyze::Analysis;
 
+pub use hosts::write_hosts;
 pub use json::write_json;
 pub use relbot::write_relbot;
 pub use table::write_table;
@@ -21,6 +23,8 @@ pub enum OutputFormat {
     Relbot,
     /// One JSON document with the periodic peers and flow counts per host and period.
     Json,
+    /// The addresses of the hosts reported at the reporter's default threshold, one per line.
+    Hosts,
 }
 
 /// Writes `analysis` in `format`.
@@ -29,6 +33,7 @@ pub fn write(format: OutputFormat, analysis: &Analysis, out: &mut dyn Write) -> 
         OutputFormat::Text => write_table(analysis, out),
         OutputFormat::Relbot => write_relbot(analysis, out),
         OutputFormat::Json => write_json(analysis, out),
+        OutputFormat::Hosts => write_hosts(analysis, out),
     }
 }
 
