@@ -94,6 +94,9 @@ pub struct Analysis {
     pub hosts: Vec<HostResult>,
     /// Counters of the run.
     pub summary: Summary,
+    /// Start of the newest flow read, ms (none without flows): the detector's engine closes a
+    /// batch just after it, which is the window end of the run's detections.
+    pub newest_flow_ms: Option<i64>,
 }
 
 /// Records parsed from one block, in flight to the inserting thread.
@@ -113,6 +116,7 @@ pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, Anal
 
     let mut table = FlowRows::default();
     let mut skipped = 0u64;
+    let mut newest_flow_ms: Option<i64> = None;
     let stop = AtomicBool::new(false);
     let read_error: Mutex<Option<AnalyzeError>> = Mutex::new(None);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -178,6 +182,9 @@ pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, Anal
                 for record in &parsed.records {
                     table.add(record);
                 }
+                if let Some(newest) = parsed.records.iter().map(|r| r.start_ms).max() {
+                    newest_flow_ms = Some(newest_flow_ms.map_or(newest, |n| n.max(newest)));
+                }
             }
         }
         Ok(())
@@ -211,5 +218,6 @@ pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, Anal
         algorithm_version: opts.algorithm.version(),
         hosts,
         summary,
+        newest_flow_ms,
     })
 }
