@@ -13,6 +13,7 @@ pub mod pki;
 pub mod reporter;
 pub mod rsyslog;
 pub mod service_process;
+pub mod webhook;
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

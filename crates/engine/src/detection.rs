@@ -3,8 +3,9 @@
 use std::net::IpAddr;
 
 use relbot_codec::{Detection, DetectionId, Evidence, PeriodResult};
+use relbot_periodicity::Algorithm;
 
-use crate::result::Finding;
+use crate::result::{Finding, HostResult};
 use crate::EmitRule;
 
 /// Whether a new finding is emitted, given the finding of the last detection (if any).
@@ -86,6 +87,40 @@ pub(crate) fn build(host: IpAddr, f: &Finding, label: &AlgorithmLabel) -> Detect
         emitted_at_ms: f.window_end_ms,
     }
     .with_computed_id()
+}
+
+/// The [`Detection`] the engine emits for `result` (a host's finding, e.g. from
+/// [`Engine::host_results`](crate::Engine::host_results) or `relbot analyze`) judged by
+/// `algorithm`, listing at most `max_listed_peers` peers per period
+/// ([`EngineConfig::max_listed_peers`](crate::EngineConfig::max_listed_peers)): the same
+/// construction, score and idempotent id as the detector's, whatever order `result`'s peers
+/// are in.
+pub fn detection_for(
+    result: &HostResult,
+    algorithm: &Algorithm,
+    max_listed_peers: usize,
+) -> Detection {
+    let label = AlgorithmLabel {
+        name: algorithm.name(),
+        version: algorithm.version(),
+        scores_peers: algorithm.scores_peers(),
+        max_listed_peers,
+    };
+    let mut periods = result.periods.clone();
+    // The engine keeps peers in address order; sums over them must add in that order.
+    for p in &mut periods {
+        p.peers.sort_unstable_by_key(|x| x.peer);
+    }
+    let finding = Finding {
+        window_start_ms: result.window_start_ms,
+        window_end_ms: result.window_end_ms,
+        flows: result.flows,
+        peers: result.peers,
+        first_flow_ms: result.first_flow_ms,
+        last_flow_ms: result.last_flow_ms,
+        periods,
+    };
+    build(result.host, &finding, &label)
 }
 
 /// The address as 16 bytes, IPv4 mapped into IPv6 (the id's order).

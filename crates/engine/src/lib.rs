@@ -64,6 +64,7 @@ pub mod stats;
 mod watermark;
 
 pub use config::{EmitRule, EngineConfig};
+pub use detection::detection_for;
 pub use engine::{Engine, HostCounters, Ingest};
 pub use error::EngineError;
 pub use networks::{Cidr, Networks};

@@ -53,6 +53,13 @@ fn batch_engine_prints_what_the_original_printed() {
                 let counts: Vec<u32> = d.periods.iter().map(|p| p.count).collect();
                 let want: Vec<u32> = r.periods.iter().map(|p| p.count() as u32).collect();
                 assert_eq!((d.host, counts), (r.host, want), "{input}");
+                // A host result (peers in text order) rebuilds exactly the emitted detection.
+                let rebuilt = relbot_engine::detection_for(
+                    r,
+                    &classic(&params),
+                    EngineConfig::batch().max_listed_peers,
+                );
+                assert_eq!(&rebuilt, d, "{input}: detection_for({})", r.host);
             }
             let stats = engine.stats();
             assert_eq!(stats.flows_ingested, flows.len() as u64);

@@ -153,4 +153,9 @@ pub struct AnalyzeArgs {
     /// Validate the configuration, print it, and exit without reading input.
     #[arg(long)]
     pub check: bool,
+    /// Deliver the findings through the sinks of this reporter configuration (its `[rule]`
+    /// and `[sinks.*]`, as relbot-reporter reads them); exit 69 if a report could not be
+    /// delivered.
+    #[arg(long, value_name = "CONFIG.toml")]
+    pub report: Option<PathBuf>,
 }

@@ -18,6 +18,8 @@ pub mod exit {
     pub const DATA: u8 = 65;
     /// An input cannot be opened: missing, unreadable, or a directory.
     pub const NO_INPUT: u8 = 66;
+    /// `--report`: a report could not be delivered to a sink (after its retries).
+    pub const UNAVAILABLE: u8 = 69;
     /// Reading an input failed part way (an I/O error of the device).
     pub const IO: u8 = 74;
 }
@@ -59,6 +61,9 @@ pub enum AnalyzeError {
     /// Writing the results failed.
     #[error("cannot write output: {0}")]
     Output(String),
+    /// `--report`: some reports could not be delivered; the sinks and their failure counts.
+    #[error("reports not delivered to sink(s) {0}")]
+    Undelivered(String),
     /// The header an input needs (nfdump CSV) is missing or malformed.
     #[error("{file}:{line}: {message}")]
     BadHeader {
@@ -87,6 +92,7 @@ impl AnalyzeError {
         match self {
             Self::Usage(_) => exit::USAGE,
             Self::Output(_) => exit::FAILURE,
+            Self::Undelivered(_) => exit::UNAVAILABLE,
             Self::Params(_) | Self::Config(_) => exit::CONFIG,
             Self::Open(_) | Self::NoInput(_) => exit::NO_INPUT,
             Self::BadBinary(_) => exit::DATA,

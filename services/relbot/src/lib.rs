@@ -3,7 +3,8 @@
 //!
 //! Layout: [`cli`] (arguments), [`config`] (typed configuration and its sources),
 //! [`analyze`] (read → parse → group → evaluate), [`output`] (renderers), [`error`] (typed
-//! errors and exit codes), [`progress`] (stderr progress bar). `main.rs` only wires them.
+//! errors and exit codes), [`progress`] (stderr progress bar), [`report`] (`--report`:
+//! findings through the reporter's sinks). `main.rs` only wires them.
 
 pub mod analyze;
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod explain;
 pub mod output;
 pub mod progress;
+pub mod report;
 pub mod rule;
 pub mod simulate;
 
@@ -35,6 +37,14 @@ pub fn analyze_command(
     if let Some(seed) = &args.seed_config {
         config.apply_seed_config(seed)?;
     }
+    let report = match &args.report {
+        Some(path) => {
+            let config = report::ReportConfig::load(path)?;
+            let sinks = config.build_sinks()?;
+            Some((config, sinks))
+        }
+        None => None,
+    };
     if args.check {
         let text = toml::to_string_pretty(&config)
             .map_err(|e| AnalyzeError::Config(format!("cannot print configuration: {e}")))?;
@@ -55,6 +65,9 @@ pub fn analyze_command(
         .map_err(|e| AnalyzeError::Output(e.to_string()))?;
     if !args.quiet {
         let _ = writeln!(diag, "{}", analysis.summary.line());
+    }
+    if let Some((config, sinks)) = &report {
+        report::run(config, sinks, &analysis, &opts.algorithm, args.quiet, diag)?;
     }
     Ok(())
 }

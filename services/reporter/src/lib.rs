@@ -142,8 +142,8 @@ pub async fn run(config: ReporterConfig, ctx: Context) -> Result<(), ReporterErr
         let payload = message.payload().map(<[u8]>::to_vec);
         drop(message);
         if !reporter.state.has(partition) {
-            let n = reporter.state.restore(partition).await?;
-            metrics.restored(n as u64);
+            let restored = reporter.state.restore(partition).await?;
+            metrics.restored(restored.hosts as u64, restored.pruned as u64);
         }
         let detection = match payload.as_deref().map(|p| codec.decode(p)) {
             Some(Ok(d)) => Some(d),

@@ -44,6 +44,7 @@ pub struct ReporterMetrics {
     latency: Family<SinkLabel, Histogram>,
     state_writes: Counter,
     restored_hosts: Counter,
+    pruned_hosts: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -64,6 +65,7 @@ impl ReporterMetrics {
             latency: Family::new_with_constructor(latency_histogram),
             state_writes: Counter::default(),
             restored_hosts: Counter::default(),
+            pruned_hosts: Counter::default(),
         };
         metrics.register(|r| {
             r.register("reports_built", "Reports built, by sink", this.built.clone());
@@ -106,6 +108,11 @@ impl ReporterMetrics {
                 "state_restored_hosts",
                 "Host states restored from the state topic",
                 this.restored_hosts.clone(),
+            );
+            r.register(
+                "state_pruned_hosts",
+                "Host states dropped on restore (every mark older than the retention), tombstoned",
+                this.pruned_hosts.clone(),
             );
         });
         this
@@ -159,9 +166,10 @@ impl ReporterMetrics {
         self.state_writes.inc();
     }
 
-    /// `n` host states were restored.
-    pub fn restored(&self, n: u64) {
-        self.restored_hosts.inc_by(n);
+    /// `hosts` host states were restored, `pruned` dropped and tombstoned.
+    pub fn restored(&self, hosts: u64, pruned: u64) {
+        self.restored_hosts.inc_by(hosts);
+        self.pruned_hosts.inc_by(pruned);
     }
 }
 

@@ -117,12 +117,18 @@ impl HostState {
         }
     }
 
-    /// Drops marks older than `retention`; true when nothing worth keeping is left.
+    /// Drops marks older than `retention`; true when nothing worth keeping is left: no mark
+    /// within the retention. The last report is written together with (after) the marks of
+    /// its own reports, so when every mark is older than the retention, so is the last report,
+    /// and the host is forgotten entirely (the caller writes a tombstone).
     pub fn prune(&mut self, retention: Duration) -> bool {
         let horizon =
             now_ms().saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
         self.reports.retain(|_, m| m.at_ms >= horizon);
-        self.reports.is_empty() && self.last.is_none()
+        if self.reports.is_empty() {
+            self.last = None;
+        }
+        self.reports.is_empty()
     }
 }
 
@@ -150,6 +156,16 @@ impl std::fmt::Debug for StateStore {
             .field("partitions", &self.partitions.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
+}
+
+/// What [`StateStore::restore`] read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Restored {
+    /// Hosts whose state was restored.
+    pub hosts: usize,
+    /// Hosts dropped because every mark was older than the retention; a tombstone was
+    /// written for each.
+    pub pruned: usize,
 }
 
 /// How long one read of the state topic may wait for records.
@@ -209,8 +225,8 @@ impl StateStore {
     }
 
     /// Reads `partition` of the state topic from the start to its end; returns the number of
-    /// hosts restored.
-    pub async fn restore(&mut self, partition: i32) -> Result<usize, ReporterError> {
+    /// hosts restored and of hosts pruned (and tombstoned).
+    pub async fn restore(&mut self, partition: i32) -> Result<Restored, ReporterError> {
         let consumer = Arc::clone(&self.restore);
         let topic = self.topic.clone();
         let fail = |reason: String| ReporterError::Restore {
@@ -267,11 +283,55 @@ impl StateStore {
                 .map_err(|e| fail(format!("unassign: {e}")))?;
         }
         let retention = self.retention;
-        hosts.retain(|_, state| !state.prune(retention));
+        let mut forgotten = Vec::new();
+        hosts.retain(|host, state| {
+            let prune = state.prune(retention);
+            if prune {
+                forgotten.push(*host);
+            }
+            !prune
+        });
         let n = hosts.len();
-        info!(topic = %topic, partition, hosts = n, records = high - low, "State restored.");
+        let tombstones = self.write_tombstones(partition, &forgotten).await;
+        info!(topic = %topic, partition, hosts = n, records = high - low, pruned = forgotten.len(), tombstones, "State restored.");
         self.partitions.insert(partition, hosts);
-        Ok(n)
+        Ok(Restored {
+            hosts: n,
+            pruned: forgotten.len(),
+        })
+    }
+
+    /// Writes a tombstone (key, no value) for each host in `partition` whose state was
+    /// pruned, so that compaction removes the host from the topic instead of keeping its last
+    /// record for ever; returns how many were acknowledged. A tombstone that fails is only
+    /// logged: the next restore prunes the host again and retries.
+    async fn write_tombstones(&self, partition: i32, hosts: &[IpAddr]) -> usize {
+        let pending: Vec<_> = {
+            let mut pending = Vec::with_capacity(hosts.len());
+            for host in hosts {
+                let key = host.to_string();
+                let record = FutureRecord::<str, [u8]>::to(&self.topic)
+                    .key(&key)
+                    .partition(partition);
+                match enqueue_with_backpressure(&self.producer, record, &self.stats).await {
+                    Ok(delivery) => pending.push(delivery),
+                    Err(e) => {
+                        warn!(topic = %self.topic, partition, error = %e, "Tombstone not written.");
+                    }
+                }
+            }
+            pending
+        };
+        let mut written = 0;
+        for delivery in pending {
+            match delivery.wait().await {
+                Ok(_) => written += 1,
+                Err(e) => {
+                    warn!(topic = %self.topic, partition, error = %e, "Tombstone not written.")
+                }
+            }
+        }
+        written
     }
 
     /// Starts writing `state` of `host` to `partition`; await the returned delivery. Waits
@@ -436,10 +496,18 @@ mod tests {
             state.set_mark(&ReportId::from_bytes(bytes), MarkStatus::Delivered);
         }
         assert_eq!(state.reports.len(), MAX_MARKS_PER_HOST);
+        state.last = Some(LastReport::of(&detection("192.0.2.1", &[2])));
+        assert!(!state.prune(Duration::from_secs(24 * 3600)), "fresh marks");
+        assert_eq!(state.reports.len(), MAX_MARKS_PER_HOST);
         for mark in state.reports.values_mut() {
             mark.at_ms -= 48 * HOUR;
         }
         assert!(state.prune(Duration::from_secs(24 * 3600)));
+        assert_eq!(
+            state,
+            HostState::default(),
+            "the last report goes with its marks"
+        );
         let json = serde_json::to_string(&HostState::default()).unwrap();
         assert_eq!(
             serde_json::from_str::<HostState>(&json).unwrap(),

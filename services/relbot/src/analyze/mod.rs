@@ -71,6 +71,9 @@ pub struct Summary {
     pub flagged_hosts: usize,
     /// Wall-clock seconds of the whole run.
     pub seconds: f64,
+    /// Start of the newest flow read, ms.
+    #[serde(skip)]
+    pub newest_flow_ms: Option<i64>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -107,12 +110,17 @@ pub struct Analysis {
     pub algorithm: &'static str,
     /// Its version (parameters included): results of equal versions are comparable.
     pub algorithm_version: String,
+    /// The algorithm itself, with its parameters (for building the detections).
+    pub judge: Algorithm,
     /// Hosts with at least one periodic peer, sorted by address text.
     pub hosts: Vec<HostResult>,
     /// Counters of the run.
     pub summary: Summary,
     /// The evidence of every periodic pair, by (host, peer).
     pub evidence: EvidenceMap,
+    /// Start of the newest flow read, ms (none without flows): the detector's engine closes a
+    /// batch just after it, which is the window end of the run's detections.
+    pub newest_flow_ms: Option<i64>,
 }
 
 /// Records parsed from one block, in flight to the inserting thread.
@@ -136,7 +144,9 @@ pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, Anal
     Ok(Analysis {
         algorithm: opts.algorithm.name(),
         algorithm_version: opts.algorithm.version(),
+        judge: opts.algorithm.clone(),
         hosts,
+        newest_flow_ms: summary.newest_flow_ms,
         summary,
         evidence,
     })
@@ -157,6 +167,7 @@ pub fn read_rows(
     let mut table = FlowRows::default();
     let mut skipped = 0u64;
     let mut skipped_blocks = 0u64;
+    let mut newest_flow_ms: Option<i64> = None;
     let stop = AtomicBool::new(false);
     let read_error: Mutex<Option<AnalyzeError>> = Mutex::new(None);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -248,6 +259,9 @@ pub fn read_rows(
                         .filter(|r| r.src == host)
                         .for_each(|r| table.add(r)),
                 }
+                if let Some(newest) = parsed.records.iter().map(|r| r.start_ms).max() {
+                    newest_flow_ms = Some(newest_flow_ms.map_or(newest, |n| n.max(newest)));
+                }
             }
         }
         Ok(())
@@ -271,6 +285,7 @@ pub fn read_rows(
         skipped_lines: skipped,
         skipped_blocks,
         hosts: table.hosts(),
+        newest_flow_ms,
         ..Summary::default()
     };
     Ok((table, summary))

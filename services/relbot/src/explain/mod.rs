@@ -147,7 +147,7 @@ fn explain(args: &ExplainArgs, opts: &AnalyzeOptions, pairs: &[(IpAddr, Vec<i64>
                 algorithm.min_times()
             ),
         ),
-        Some(r) => match rule::check_default(algorithm.name(), &version, r) {
+        Some(r) => match rule::check_default(algorithm, r) {
             Ok(()) => {
                 let best = r.periods.iter().max_by_key(|p| p.count());
                 let what = best.map_or(String::new(), |p| {

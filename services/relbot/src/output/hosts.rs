@@ -10,7 +10,7 @@ use crate::rule;
 /// Writes the reported hosts of `analysis`, one address per line.
 pub fn write_hosts(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     for host in &analysis.hosts {
-        if rule::check_default(analysis.algorithm, &analysis.algorithm_version, host).is_ok() {
+        if rule::check_default(&analysis.judge, host).is_ok() {
             writeln!(out, "{}", host.host)?;
         }
     }
