@@ -129,7 +129,7 @@ impl<P> PeriodTally<P> {
 const CLASSIC_REVISION: &str = "1";
 
 /// Revision of the beacon algorithm's implementation: bump it when its results change.
-const BEACON_REVISION: &str = "1";
+const BEACON_REVISION: &str = "2";
 
 impl Algorithm {
     /// The classic algorithm with these parameters.
@@ -174,6 +174,9 @@ impl Algorithm {
                 let mut h = Fnv::new();
                 h.u64(p.candidate_periods_ms.len() as u64);
                 p.candidate_periods_ms.iter().for_each(|&v| h.u64(v));
+                h.u64(p.split_timeouts_ms.len() as u64);
+                p.split_timeouts_ms.iter().for_each(|&v| h.u64(v));
+                h.u64(p.split_tolerance_ms);
                 for v in [
                     p.min_period_ms,
                     p.max_period_ms,

@@ -3,7 +3,10 @@
 //!
 //! # Per pair
 //! 1. **Contacts.** Flows of the pair starting within [`BeaconParams::dedup_ms`] of the
-//!    previous flow are one contact (exporter active-timeout splits, bursts, retries).
+//!    previous flow are one contact (bursts, retries), and so are flows that start one
+//!    exporter active timeout ([`BeaconParams::split_timeouts_ms`], within
+//!    `split_tolerance_ms`) after the previous one: a long connection the exporter split into
+//!    back-to-back flows is one contact, not a beacon with the timeout's period.
 //! 2. **Gaps** between consecutive contacts. Gaps are local: a drifting clock (the beacon's
 //!    period is 1 s off its nominal value) shifts every gap by the same second instead of
 //!    smearing a wrapped histogram, and a timer restart or an offline spell breaks one gap only.
@@ -172,8 +175,16 @@ impl Beacon {
         // 1. Contacts: a flow within dedup_ms of the previous flow continues its contact.
         contacts.clear();
         let mut previous = None;
+        let split = p.split_tolerance_ms as i64;
         for &t in sorted_times {
-            if previous.is_none_or(|prev: i64| t - prev > p.dedup_ms as i64) {
+            let continues = previous.is_some_and(|prev: i64| {
+                let gap = t - prev;
+                gap <= p.dedup_ms as i64
+                    || p.split_timeouts_ms
+                        .iter()
+                        .any(|&timeout| (gap - timeout as i64).abs() <= split)
+            });
+            if !continues {
                 contacts.push(t);
             }
             previous = Some(t);

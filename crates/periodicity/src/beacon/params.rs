@@ -23,6 +23,13 @@ pub struct BeaconParams {
     /// Flows of a pair that start within this many ms of the previous flow of the pair are one
     /// contact (exporter active-timeout splits, bursts, retries), ms (default 10 000).
     pub dedup_ms: u64,
+    /// Exporter active timeouts, ms: a flow starting within `split_tolerance_ms` of one of
+    /// these after the previous flow of the pair continues the same connection, split by the
+    /// exporter, and is not a new contact (default 60 000, 120 000 and 300 000; a beacon
+    /// whose period is one of these within the tolerance is not seen).
+    pub split_timeouts_ms: Vec<u64>,
+    /// Tolerance of the split check, ms (default 1 000).
+    pub split_tolerance_ms: u64,
     /// Largest number of periods one explained gap may span, i.e. up to `max_multiple − 1`
     /// missing beats in a row (whole number ≥ 1, default 4). Longer gaps are breaks (offline).
     pub max_multiple: u32,
@@ -45,6 +52,8 @@ impl Default for BeaconParams {
             abs_tolerance_ms: 25_000,
             rel_tolerance: 0.02,
             dedup_ms: 10_000,
+            split_timeouts_ms: vec![60_000, 120_000, 300_000],
+            split_tolerance_ms: 1_000,
             max_multiple: 4,
             min_explained_gaps: 3,
             max_chance: 0.001,
@@ -143,6 +152,15 @@ impl BeaconParams {
                 max: self.max_period_ms,
             });
         }
+        range(
+            "split_timeouts_ms",
+            self.split_timeouts_ms.len() <= 16
+                && self
+                    .split_timeouts_ms
+                    .iter()
+                    .all(|&t| t > self.split_tolerance_ms),
+            "at most 16 timeouts, each longer than split_tolerance_ms",
+        )?;
         if self.candidate_periods_ms.len() > 64 {
             return Err(BeaconParamsError::TooManyCandidates(
                 self.candidate_periods_ms.len(),

@@ -514,7 +514,7 @@ fn algorithm_interface() {
     assert!(!alg.is_candidate(3) && alg.is_candidate(4));
     assert_eq!(alg.max_period_ms(), 7_200_000);
     let v = alg.version();
-    assert!(v.starts_with("1-") && v.len() == 10, "{v}");
+    assert!(v.starts_with("2-") && v.len() == 10, "{v}");
     let other = Algorithm::beacon(BeaconParams {
         max_multiple: 3,
         ..BeaconParams::default()

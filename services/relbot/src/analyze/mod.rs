@@ -39,6 +39,8 @@ pub struct AnalyzeOptions {
     pub format: InputFormat,
     /// The detection algorithm with its parameters.
     pub algorithm: Algorithm,
+    /// False-positive control (allow-lists, prevalence, minimum peers, replies).
+    pub filter: relbot_engine::PeerFilter,
     /// Stop at the first bad line instead of counting and skipping it.
     pub strict: bool,
     /// Show a progress bar (when stderr is a terminal).
@@ -176,7 +178,9 @@ pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, Anal
                     }
                 }
                 for record in &parsed.records {
-                    table.add(record);
+                    if !opts.filter.ignores_port(record.dst_port) {
+                        table.add(record);
+                    }
                 }
             }
         }
@@ -202,7 +206,7 @@ pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, Anal
         hosts: table.hosts(),
         ..Summary::default()
     };
-    let (hosts, totals) = evaluate(&opts.algorithm, table);
+    let (hosts, totals) = evaluate(&opts.algorithm, table, &opts.filter);
     summary.pairs = totals.pairs;
     summary.flagged_hosts = hosts.len();
     summary.seconds = started.elapsed().as_secs_f64();
