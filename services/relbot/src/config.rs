@@ -124,10 +124,10 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_the_shipped_seed_config() {
+    fn defaults_are_beacon_and_the_shipped_seed_config() {
         let c = AnalyzeConfig::load_with_env(None, env(&[])).unwrap();
         assert_eq!(c.classic, ClassicParams::seed_shipped());
-        assert_eq!(c.algorithm, Algorithm::Classic);
+        assert_eq!(c.algorithm, Algorithm::Beacon);
     }
 
     #[test]
