@@ -155,6 +155,23 @@ impl Beacon {
         self.estimate(sorted_times, scratch).filter(|e| e.periodic)
     }
 
+    /// The pair's verdict with pooling: its estimate when it is periodic, or when it is a weak
+    /// verdict that may count together with other peers of its host (explained gaps, chance
+    /// at most `pool_max_chance`, confidence at least `min_confidence`; see [`Beacon::tally`]).
+    pub fn evaluate_pooled(
+        &self,
+        sorted_times: &[i64],
+        scratch: &mut BeaconScratch,
+    ) -> Option<BeaconEstimate> {
+        let p = &self.params;
+        self.estimate(sorted_times, scratch).filter(|e| {
+            e.periodic
+                || (e.explained_gaps >= 2
+                    && e.chance <= p.pool_max_chance
+                    && e.confidence >= p.min_confidence)
+        })
+    }
+
     /// The best period for the pair whose start times are `sorted_times` (ascending), periodic
     /// or not (for explanations); `None` when too few gaps are explained by any period.
     pub fn estimate(
@@ -369,15 +386,18 @@ impl Beacon {
     }
 
     /// Groups the periodic peers of one host by period (see the module documentation),
-    /// ascending by period; each group's period is its median member's.
+    /// ascending by period; each group's period is its median member's. Entries are
+    /// `(peer, period, confidence, chance)`; a group is kept when the product of its members'
+    /// chances is at most `host_max_chance` (weak members need company; a lone peer needs a
+    /// small chance).
     pub fn tally<P: Copy>(
         &self,
-        entries: impl IntoIterator<Item = (P, u64, f64)>,
+        entries: impl IntoIterator<Item = (P, u64, f64, f64)>,
     ) -> Vec<PeriodTally<P>> {
-        let mut all: Vec<(u64, usize, P, f64)> = entries
+        let mut all: Vec<(u64, usize, P, f64, f64)> = entries
             .into_iter()
             .enumerate()
-            .map(|(i, (peer, period, c))| (period, i, peer, c))
+            .map(|(i, (peer, period, c, chance))| (period, i, peer, c, chance))
             .collect();
         all.sort_by_key(|e| (e.0, e.1));
         let mut out = Vec::new();
@@ -389,16 +409,20 @@ impl Beacon {
                 end += 1;
             }
             let group = &mut all[start..end];
+            start = end;
+            let combined: f64 = group.iter().map(|e| e.4.clamp(0.0, 1.0)).product();
+            if combined > self.params.host_max_chance {
+                continue;
+            }
             let period_ms = group[(group.len() - 1) / 2].0;
             group.sort_by_key(|e| e.1);
             out.push(PeriodTally {
                 period_ms,
                 peers: group
                     .iter()
-                    .map(|&(_, _, peer, confidence)| PeerScore { peer, confidence })
+                    .map(|&(_, _, peer, confidence, _)| PeerScore { peer, confidence })
                     .collect(),
             });
-            start = end;
         }
         out
     }

@@ -41,6 +41,17 @@ pub struct BeaconParams {
     pub max_chance: f64,
     /// Smallest pair confidence reported as periodic (in [0, 1], default 0.5).
     pub min_confidence: f64,
+    /// Pooling across peers: a pair whose chance is above `max_chance` but at most this
+    /// (probability, default 0.05) is a *weak* verdict, which counts only in a period group
+    /// of its host that passes `host_max_chance` with its other peers. Set it to
+    /// `max_chance` to turn pooling off.
+    pub pool_max_chance: f64,
+    /// A host's period group (its peers sharing a period) is reported when the product of
+    /// its peers' chances is at most this (probability, default 0.0001, tuned with
+    /// `scripts/quality`): a single peer needs a chance ten times smaller than `max_chance`
+    /// (there are many more pairs than hosts), two peers at `max_chance` pass, and so do
+    /// three weak peers at 0.04.
+    pub host_max_chance: f64,
 }
 
 impl Default for BeaconParams {
@@ -58,6 +69,8 @@ impl Default for BeaconParams {
             min_explained_gaps: 3,
             max_chance: 0.001,
             min_confidence: 0.5,
+            pool_max_chance: 0.05,
+            host_max_chance: 0.0001,
         }
     }
 }
@@ -142,6 +155,20 @@ impl BeaconParams {
             "min_confidence",
             self.min_confidence.is_finite() && (0.0..=1.0).contains(&self.min_confidence),
             "must be in [0, 1]",
+        )?;
+        range(
+            "pool_max_chance",
+            self.pool_max_chance.is_finite()
+                && self.pool_max_chance >= self.max_chance
+                && self.pool_max_chance <= 1.0,
+            "must be in [max_chance, 1]",
+        )?;
+        range(
+            "host_max_chance",
+            self.host_max_chance.is_finite()
+                && self.host_max_chance > 0.0
+                && self.host_max_chance <= 1.0,
+            "must be in (0, 1]",
         )?;
         if self.min_period_ms == 0
             || self.max_period_ms < self.min_period_ms
