@@ -37,9 +37,12 @@
 //!    and `confidence ≥ min_confidence`.
 //!
 //! # Per host
-//! [`Algorithm::tally`](crate::Algorithm::tally) groups the host's periodic peers whose
-//! estimated periods agree within `tol` of the group's smallest period (P2P bots contact all
-//! their neighbours with one period), reporting the group's median period. A host's
+//! [`Algorithm::tally`](crate::Algorithm::tally) groups the host's periodic peers — and its
+//! *weak* ones, whose chance is at most `pool_max_chance` ([`Beacon::evaluate_pooled`]) —
+//! whose estimated periods agree within `tol` of the group's smallest period (P2P bots
+//! contact all their neighbours with one period), reporting the group's median period. A
+//! group is kept when the product of its peers' chances is at most `host_max_chance`: a lone
+//! peer needs a small chance, and peers too short to be periodic alone count together. A host's
 //! confidence for a period is [`Beacon::host_confidence`]: `1 − Π(1 − cᵢ)` over the peers of the
 //! group, the probability that at least one of them is a true beacon if the pair confidences
 //! were independent probabilities; it grows with every peer sharing the period.
