@@ -127,3 +127,42 @@ fn ipfix_file_reads_back() {
         );
     }
 }
+
+#[test]
+fn udp_sender_delivers_every_flow_as_ipfix() {
+    let s = small("clean");
+    let (flows, _) = generate(&s);
+    let flows = &flows[..1_000];
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let addr = socket.local_addr().unwrap().to_string();
+    let receiver = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let mut buf = vec![0u8; 65_536];
+        while let Ok(n) = socket.recv(&mut buf) {
+            bytes.extend_from_slice(&buf[..n]);
+        }
+        bytes
+    });
+    let report = send::send(
+        flows,
+        &addr,
+        relbot_flow::netflow::template::Protocol::Ipfix,
+        0.0,
+    )
+    .unwrap();
+    assert_eq!(report.flows, 1_000);
+    assert_eq!(report.datagrams, 5);
+    let bytes = receiver.join().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("received.ipfix");
+    std::fs::write(&path, &bytes).unwrap();
+    let (got, _) = relbot_flow::ipfix_file::read_file(&path).unwrap();
+    assert_eq!(got.len(), flows.len());
+    assert!(got
+        .iter()
+        .zip(flows)
+        .all(|(r, f)| (r.start_ms, r.dst) == (f.start_ms, IpAddr::V4(f.dst))));
+}
