@@ -127,6 +127,11 @@ idle_flush = "4s"
 [algorithm]
 kind = "classic"
 {algorithm}
+
+# The reference engines of the tests run without false-positive control.
+[filter]
+prevalence_max_hosts = 4294967295
+prevalence_max_share = 1.0
 "#,
             group = self.group,
             flows = self.flows,

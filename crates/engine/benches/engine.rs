@@ -26,7 +26,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use relbot_engine::{Engine, EngineConfig};
 use relbot_flow::FlowRecord;
-use relbot_periodicity::{Algorithm, ClassicParams};
+use relbot_periodicity::{Algorithm, BeaconParams, ClassicParams};
 
 /// Counts live heap bytes as glibc charges them (request + 8, rounded to 16, at least 32),
 /// the same model as the engine's estimate.
@@ -219,6 +219,13 @@ fn benches(c: &mut Criterion) {
     g.bench_function("stream-24h", |b| {
         b.iter(|| {
             let mut e = Engine::new(streaming(), algorithm()).expect("engine");
+            black_box(run(&mut e, &flows, true))
+        })
+    });
+    g.bench_function("stream-24h-beacon", |b| {
+        b.iter(|| {
+            let beacon = Algorithm::beacon(BeaconParams::default()).expect("valid params");
+            let mut e = Engine::new(streaming(), beacon).expect("engine");
             black_box(run(&mut e, &flows, true))
         })
     });

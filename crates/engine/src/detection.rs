@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use relbot_codec::{Detection, DetectionId, Evidence, PeriodResult};
-use relbot_periodicity::Algorithm;
+use relbot_periodicity::{Algorithm, Beacon};
 
 use crate::result::{Finding, HostResult};
 use crate::EmitRule;
@@ -32,14 +32,16 @@ pub(crate) struct AlgorithmLabel {
 ///
 /// - Peers are listed in ascending address order (IPv4 as IPv4-mapped IPv6, as in the id),
 ///   at most `max_listed_peers` per period; counts are complete.
-/// - `score` = 1 − 0.5^s, where s is the largest sum of peer confidences over the periods
-///   (classic: the largest count): one periodic peer scores 0.5, as the original reported,
-///   two 0.75, three 0.875.
-/// - `confidence` is the mean confidence of the listed peers (1.0 when none is listed).
+/// - Algorithms that score peers (beacon): `score` and `confidence` are both the host
+///   confidence, the largest over the periods of `1 − Π(1 − cᵢ)` over the period's peers
+///   (`Beacon::host_confidence`); the reporter sends the score as CCH `confidence_level`.
+/// - Classic: `score` = 1 − 0.5^n for the largest count n: one periodic peer scores 0.5, as
+///   the original reported, two 0.75, three 0.875; `confidence` is 1.0.
 /// - `emitted_at_ms` is the tick (event time): the engine has no clock; a service may
 ///   overwrite it with wall-clock time, which is not part of the id.
 pub(crate) fn build(host: IpAddr, f: &Finding, label: &AlgorithmLabel) -> Detection {
     let mut strongest = 0.0f64;
+    let mut host_confidence = 0.0f64;
     let (mut conf_sum, mut conf_n) = (0.0f64, 0u64);
     let periods = f
         .periods
@@ -50,6 +52,9 @@ pub(crate) fn build(host: IpAddr, f: &Finding, label: &AlgorithmLabel) -> Detect
             listed.sort_unstable_by_key(|(ip, _)| octets(*ip));
             listed.truncate(label.max_listed_peers);
             strongest = strongest.max(p.peers.iter().map(|x| x.confidence).sum());
+            host_confidence = host_confidence.max(Beacon::host_confidence(
+                p.peers.iter().map(|x| x.confidence),
+            ));
             conf_sum += listed.iter().map(|(_, c)| c).sum::<f64>();
             conf_n += listed.len() as u64;
             PeriodResult {
@@ -72,8 +77,14 @@ pub(crate) fn build(host: IpAddr, f: &Finding, label: &AlgorithmLabel) -> Detect
         algorithm: label.name.to_string(),
         algorithm_version: label.version.clone(),
         periods,
-        score: (1.0 - 0.5f64.powf(strongest)).clamp(0.0, 1.0),
-        confidence: if conf_n == 0 {
+        score: if label.scores_peers {
+            host_confidence
+        } else {
+            (1.0 - 0.5f64.powf(strongest)).clamp(0.0, 1.0)
+        },
+        confidence: if label.scores_peers {
+            host_confidence
+        } else if conf_n == 0 {
             1.0
         } else {
             (conf_sum / conf_n as f64).clamp(0.0, 1.0)

@@ -11,6 +11,7 @@ use relbot_periodicity::{Algorithm, AlgorithmScratch};
 use crate::budget::{heap_cost, low_water, lru_victims};
 use crate::detection::{self, AlgorithmLabel};
 use crate::evaluate::{evaluate_host, Evaluator};
+use crate::filter::{PeerFilter, Prevalence};
 use crate::result::HostResult;
 use crate::schedule::Schedule;
 use crate::snapshot::{self, ChangeSet, ClockState, HostChange};
@@ -81,6 +82,10 @@ pub struct Engine {
     skip_through: Option<u64>,
     max_position: Option<u64>,
     stats: EngineStats,
+    /// False-positive control (off unless set).
+    filter: PeerFilter,
+    /// Hosts per periodic peer, over every host's last evaluation.
+    prevalence: Prevalence,
 }
 
 impl Engine {
@@ -132,10 +137,23 @@ impl Engine {
             skip_through: None,
             max_position: None,
             stats: EngineStats::default(),
+            filter: PeerFilter::off(),
+            prevalence: Prevalence::default(),
             label,
             config,
             algorithm,
         })
+    }
+
+    /// Sets the false-positive control (allow-lists, prevalence, minimum peers); it applies
+    /// from the next evaluation of each host. Flows to ignored ports are dropped at ingest.
+    pub fn set_filter(&mut self, filter: PeerFilter) {
+        self.filter = filter;
+    }
+
+    /// The false-positive control in force.
+    pub fn filter(&self) -> &PeerFilter {
+        &self.filter
     }
 
     /// The configuration.
@@ -168,7 +186,7 @@ impl Engine {
     }
 
     fn ingest_inner(&mut self, flow: &FlowRecord, position: Option<u64>) -> Ingest {
-        if !self.config.monitored.contains(flow.src) {
+        if !self.config.monitored.contains(flow.src) || self.filter.ignores_port(flow.dst_port) {
             self.stats.flows_filtered += 1;
             return Ingest::Filtered;
         }
@@ -318,6 +336,8 @@ impl Engine {
         }
         let (heap, pairs, times) = (host.heap_bytes(), host.pairs.len(), host.times);
         let mut ev = Evaluator {
+            filter: &self.filter,
+            prevalence: &mut self.prevalence,
             algorithm: &self.algorithm,
             horizon_ms: self.horizon_ms,
             sparse: self.sparse,
@@ -363,6 +383,7 @@ impl Engine {
     /// Removes a host's state, keeping the totals right and noting a tombstone.
     fn remove_host(&mut self, addr: IpAddr) -> Option<Host> {
         let host = self.hosts.remove(&addr)?;
+        self.prevalence.replace(host.periodic_peers(), []);
         if host.scheduled != NEVER {
             self.schedule.remove(host.scheduled, addr);
         }

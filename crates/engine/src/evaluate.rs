@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use hashbrown::DefaultHashBuilder;
 use relbot_periodicity::{Algorithm, AlgorithmScratch, PairVerdict};
 
+use crate::filter::{PeerFilter, Prevalence};
 use crate::result::{tally_periods, Finding};
 use crate::state::{Host, Memo};
 
@@ -13,6 +14,10 @@ use crate::state::{Host, Memo};
 #[derive(Debug)]
 pub(crate) struct Evaluator<'a> {
     pub algorithm: &'a Algorithm,
+    /// False-positive control applied to the periodic peers.
+    pub filter: &'a PeerFilter,
+    /// Hosts per periodic peer; this host's share is updated.
+    pub prevalence: &'a mut Prevalence,
     pub horizon_ms: Option<i64>,
     /// (fewest times a pair needs, idle time after which a sparser pair is evicted).
     pub sparse: Option<(usize, i64)>,
@@ -167,7 +172,22 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
     host.last_tick = tick;
     host.cold = false;
 
-    let periods = tally_periods(ev.algorithm, periodic.iter().map(|(key, v)| (*key, v)));
+    // Prevalence counts every periodic pair, filtered or not; the filter then drops
+    // allow-listed and infrastructure peers, and periods with too few peers.
+    ev.prevalence.replace(
+        old_verdicts.iter().map(|(peer, _)| *peer),
+        periodic.iter().map(|((peer, _), _)| *peer),
+    );
+    let limit = ev.filter.prevalence_limit(ev.prevalence.periodic_hosts());
+    let evidence = periodic.iter().filter(|((peer, _), _)| {
+        !ev.filter.allows_peer(*peer) && !ev.prevalence.is_infrastructure(*peer, limit)
+    });
+    let mut periods = tally_periods(ev.algorithm, evidence.map(|(key, v)| (*key, v)));
+    // A host is reported when some period has enough peers (its periods are then listed
+    // as they are).
+    if !periods.iter().any(|p| p.count() >= ev.filter.min_peers()) {
+        periods.clear();
+    }
     out.finding = Finding {
         window_start_ms: floor.unwrap_or(if flows > 0 { first } else { tick }),
         window_end_ms: tick,

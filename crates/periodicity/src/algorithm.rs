@@ -53,6 +53,10 @@ pub struct PeriodicFor {
     pub period_ms: u64,
     /// How sure the algorithm is, in [0, 1] (classic: always 1.0).
     pub confidence: f64,
+    /// Bound on the chance that this periodicity is a coincidence (beacon; classic: 0). A
+    /// beacon pair above `max_chance` only counts together with other peers of its host
+    /// sharing the period (see `Beacon::tally`).
+    pub chance: f64,
 }
 
 /// What an algorithm concluded for one pair: the periods it is periodic for, ascending.
@@ -129,7 +133,7 @@ impl<P> PeriodTally<P> {
 const CLASSIC_REVISION: &str = "1";
 
 /// Revision of the beacon algorithm's implementation: bump it when its results change.
-const BEACON_REVISION: &str = "1";
+const BEACON_REVISION: &str = "2";
 
 impl Algorithm {
     /// The classic algorithm with these parameters.
@@ -174,6 +178,9 @@ impl Algorithm {
                 let mut h = Fnv::new();
                 h.u64(p.candidate_periods_ms.len() as u64);
                 p.candidate_periods_ms.iter().for_each(|&v| h.u64(v));
+                h.u64(p.split_timeouts_ms.len() as u64);
+                p.split_timeouts_ms.iter().for_each(|&v| h.u64(v));
+                h.u64(p.split_tolerance_ms);
                 for v in [
                     p.min_period_ms,
                     p.max_period_ms,
@@ -184,7 +191,13 @@ impl Algorithm {
                 ] {
                     h.u64(v);
                 }
-                for v in [p.rel_tolerance, p.max_chance, p.min_confidence] {
+                for v in [
+                    p.rel_tolerance,
+                    p.max_chance,
+                    p.min_confidence,
+                    p.pool_max_chance,
+                    p.host_max_chance,
+                ] {
                     h.u64(v.to_bits());
                 }
                 let mut s = String::with_capacity(12);
@@ -280,6 +293,7 @@ impl Algorithm {
                     .map(|i| PeriodicFor {
                         period_ms: c.params().periods_ms[i],
                         confidence: 1.0,
+                        chance: 0.0,
                     })
                     .collect();
                 // Candidate periods are ascending and distinct: already in verdict order.
@@ -290,11 +304,12 @@ impl Algorithm {
                     *scratch = self.scratch();
                     return self.evaluate_pair(sorted_times, scratch);
                 };
-                match b.evaluate(sorted_times, s) {
+                match b.evaluate_pooled(sorted_times, s) {
                     Some(e) => PairVerdict {
                         periods: vec![PeriodicFor {
                             period_ms: e.period_ms,
                             confidence: e.confidence,
+                            chance: e.chance,
                         }],
                     },
                     None => PairVerdict::NONE,
@@ -338,7 +353,7 @@ impl Algorithm {
                 verdict
                     .periods()
                     .iter()
-                    .map(move |p| (peer, p.period_ms, p.confidence))
+                    .map(move |p| (peer, p.period_ms, p.confidence, p.chance))
             })),
         }
     }
@@ -466,10 +481,12 @@ mod tests {
             PeriodicFor {
                 period_ms: 1_800_000,
                 confidence: 1.0,
+                chance: 0.0,
             },
             PeriodicFor {
                 period_ms: 600_000,
                 confidence: 1.0,
+                chance: 0.0,
             },
         ]);
         let tally = alg.tally([("a", &both), ("b", &PairVerdict::NONE), ("c", &both)]);
@@ -487,14 +504,17 @@ mod tests {
             PeriodicFor {
                 period_ms: 5,
                 confidence: 0.2,
+                chance: 0.0,
             },
             PeriodicFor {
                 period_ms: 3,
                 confidence: f64::NAN,
+                chance: 0.0,
             },
             PeriodicFor {
                 period_ms: 5,
                 confidence: 7.0,
+                chance: 0.0,
             },
         ]);
         assert_eq!(
@@ -502,11 +522,13 @@ mod tests {
             &[
                 PeriodicFor {
                     period_ms: 3,
-                    confidence: 0.0
+                    confidence: 0.0,
+                    chance: 0.0,
                 },
                 PeriodicFor {
                     period_ms: 5,
-                    confidence: 1.0
+                    confidence: 1.0,
+                    chance: 0.0,
                 }
             ]
         );

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use relbot_codec::RegistryConfig;
-use relbot_engine::{EmitRule, EngineConfig, Networks};
+use relbot_engine::{EmitRule, EngineConfig, FilterConfig, Networks, PeerFilter};
 use relbot_kafka::KafkaConfig;
-use relbot_periodicity::{Algorithm, ClassicParams};
+use relbot_periodicity::{Algorithm, BeaconParams, ClassicParams};
 use relbot_service::{RuntimeSettings, ServiceConfig};
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +36,17 @@ pub struct DetectorConfig {
     pub engine: EngineSettings,
     /// The detection algorithm.
     pub algorithm: AlgorithmSettings,
+    /// False-positive control (allow-lists, prevalence, minimum peers), shared with
+    /// `relbot analyze`; see docs/DETECTION.md.
+    #[serde(default)]
+    pub filter: FilterConfig,
+}
+
+impl DetectorConfig {
+    /// The configured false-positive control, its allow-list file read.
+    pub fn peer_filter(&self) -> Result<PeerFilter, DetectorError> {
+        PeerFilter::new(&self.filter).map_err(|e| DetectorError::Config(e.to_string()))
+    }
 }
 
 /// The `[detector]` section.
@@ -110,6 +121,8 @@ pub struct EngineSettings {
 pub enum AlgorithmKind {
     /// The original RelBot periodicity check.
     Classic,
+    /// relbot's own: the period estimated per pair from its gaps (docs/DETECTION.md).
+    Beacon,
 }
 
 /// The `[algorithm]` section.
@@ -125,6 +138,9 @@ pub struct AlgorithmSettings {
     /// The classic parameters; neither this nor `seed_config`: the shipped seed defaults.
     #[serde(default)]
     pub classic: Option<ClassicParams>,
+    /// The beacon parameters (every key optional).
+    #[serde(default)]
+    pub beacon: BeaconParams,
 }
 
 impl AlgorithmSettings {
@@ -158,6 +174,8 @@ impl AlgorithmSettings {
         match self.kind {
             AlgorithmKind::Classic => Algorithm::classic(self.classic_params()?)
                 .map_err(|e| DetectorError::Config(format!("`algorithm.classic`: {e}"))),
+            AlgorithmKind::Beacon => Algorithm::beacon(self.beacon.clone())
+                .map_err(|e| DetectorError::Config(format!("`algorithm.beacon`: {e}"))),
         }
     }
 }
@@ -197,7 +215,11 @@ impl EngineSettings {
 impl ServiceConfig for DetectorConfig {
     const NAME: &'static str = "detector";
     const DEFAULT_TOML: &'static str = DEFAULT_TOML;
-    const LIST_KEYS: &'static [&'static str] = &["engine.monitored"];
+    const LIST_KEYS: &'static [&'static str] = &[
+        "engine.monitored",
+        "filter.allow_peers",
+        "filter.allow_ports",
+    ];
 
     fn runtime(&self) -> &RuntimeSettings {
         &self.runtime
@@ -214,6 +236,9 @@ impl ServiceConfig for DetectorConfig {
             problems.push(e.to_string());
         }
         if let Err(e) = self.algorithm.build() {
+            problems.push(e.to_string());
+        }
+        if let Err(e) = self.peer_filter() {
             problems.push(e.to_string());
         }
         let d = &self.detector;

@@ -124,6 +124,7 @@ pub async fn run(config: DetectorConfig, ctx: Context) -> Result<(), DetectorErr
         settings.max_future_skew,
         settings.idle_flush,
     );
+    detector.set_filter(&config.filter)?;
     let flow_codec = FlowCodec::single_object();
     let (context, mut events) = RebalanceContext::new();
     // Everything processed is delivered and stored before the consumer is polled again;

@@ -7,12 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use relbot_codec::{Detection, DetectionCodec};
-use relbot_engine::{Engine, EngineConfig, EngineStats, Ingest};
+use relbot_engine::{
+    AllowFile, Engine, EngineConfig, EngineStats, FilterConfig, Ingest, PeerFilter,
+};
 use relbot_flow::FlowRecord;
 use relbot_kafka::rdkafka::producer::FutureRecord;
 use relbot_kafka::{enqueue_with_backpressure, PendingDelivery, ProduceStats, Producer};
 use relbot_periodicity::Algorithm;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::changelog::Changelog;
 use crate::error::DetectorError;
@@ -56,6 +58,10 @@ pub struct Detector {
     /// See `detector.idle_flush`; zero: never.
     pub idle_flush: Duration,
     owned: HashMap<i32, Owned>,
+    /// False-positive control given to every engine.
+    filter: PeerFilter,
+    /// The allow-list file, re-read at evaluations when it changed.
+    allow_file: Option<AllowFile>,
 }
 
 impl std::fmt::Debug for Detector {
@@ -101,6 +107,41 @@ impl Detector {
             max_future_skew,
             idle_flush,
             owned: HashMap::new(),
+            filter: PeerFilter::off(),
+            allow_file: None,
+        }
+    }
+
+    /// Sets the false-positive control (`filter` section): every engine gets it, and its
+    /// allow-list file is re-read at evaluations when its modification time changes.
+    pub fn set_filter(&mut self, config: &FilterConfig) -> Result<(), DetectorError> {
+        self.filter = PeerFilter::new(config).map_err(|e| DetectorError::Config(e.to_string()))?;
+        self.allow_file = config
+            .allow_file
+            .is_some()
+            .then(|| AllowFile::new(config.clone()));
+        for owned in self.owned.values_mut() {
+            owned.engine.set_filter(self.filter.clone());
+        }
+        Ok(())
+    }
+
+    /// Re-reads the allow-list file if it changed; a file that no longer parses keeps the
+    /// filter in force (and is logged).
+    fn reload_filter(&mut self) {
+        let Some(watch) = self.allow_file.as_mut() else {
+            return;
+        };
+        match watch.reload() {
+            Ok(None) => {}
+            Ok(Some(filter)) => {
+                info!("allow-list file changed: filter reloaded");
+                self.filter = filter;
+                for owned in self.owned.values_mut() {
+                    owned.engine.set_filter(self.filter.clone());
+                }
+            }
+            Err(e) => warn!("allow-list file not reloaded, keeping the previous one: {e}"),
         }
     }
 
@@ -116,6 +157,7 @@ impl Detector {
         }
         let mut engine = Engine::new(self.engine_config.clone(), self.algorithm.clone())
             .map_err(|source| DetectorError::Engine { partition, source })?;
+        engine.set_filter(self.filter.clone());
         let restored = self.changelog.restore(partition, &mut engine).await?;
         self.metrics
             .restored(restored.hosts as u64, restored.elapsed.as_secs_f64());
@@ -213,6 +255,7 @@ impl Detector {
     /// Advances (or flushes) `partitions`, delivers their detections and changelog records
     /// and waits until every one is acknowledged.
     async fn evaluate(&mut self, partitions: &[i32], flush: bool) -> Result<(), DetectorError> {
+        self.reload_filter();
         let mut detections: Vec<Detection> = Vec::new();
         let mut changes = Vec::new();
         for p in partitions {

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::analyze::InputFormat;
 use crate::config::Algorithm;
 use crate::output::OutputFormat;
-use crate::simulate::SimFormat;
+pub use crate::simulate::args::SimulateArgs;
 
 /// relbot finds hosts infected by peer-to-peer botnets in NetFlow/IPFIX data: a host that
 /// contacts several peers with one fixed period is suspicious.
@@ -84,38 +84,6 @@ pub struct ExplainArgs {
     /// No progress bar on stderr.
     #[arg(long, short)]
     pub quiet: bool,
-}
-
-/// Arguments of `relbot simulate`.
-#[derive(Debug, Args)]
-pub struct SimulateArgs {
-    /// Monitored hosts.
-    #[arg(long, default_value_t = 2000)]
-    pub hosts: u32,
-    /// Window length, hours.
-    #[arg(long, default_value_t = 24.0)]
-    pub hours: f64,
-    /// Total flows, about.
-    #[arg(long, default_value_t = 2_300_000)]
-    pub flows: u64,
-    /// Share of hosts that are bots, 0..1.
-    #[arg(long, default_value_t = 0.02)]
-    pub bot_share: f64,
-    /// Jitter of each beat, ± milliseconds.
-    #[arg(long, default_value_t = 1000)]
-    pub jitter_ms: i64,
-    /// PRNG seed: the same seed gives the same workload.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "nfdump-fmt")]
-    pub format: SimFormat,
-    /// Write the flows here instead of standard output.
-    #[arg(long, short, value_name = "PATH")]
-    pub output: Option<PathBuf>,
-    /// Write the ground truth (planted bots and peers) as JSON here.
-    #[arg(long, value_name = "PATH")]
-    pub truth: Option<PathBuf>,
 }
 
 /// Arguments of `relbot analyze`.

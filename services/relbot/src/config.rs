@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use relbot_engine::{FilterConfig, PeerFilter};
 use relbot_periodicity::Algorithm as Detector;
 use relbot_periodicity::{BeaconParams, ClassicParams};
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,9 @@ pub struct AnalyzeConfig {
     /// Parameters of the beacon algorithm (every key optional; units in the key names).
     #[serde(default)]
     pub beacon: BeaconParams,
+    /// False-positive control, shared with the detector (docs/DETECTION.md).
+    #[serde(default)]
+    pub filter: FilterConfig,
 }
 
 impl AnalyzeConfig {
@@ -65,6 +69,8 @@ impl AnalyzeConfig {
             .separator("__")
             .list_separator(",")
             .with_list_parse_key("classic.periods_ms")
+            .with_list_parse_key("filter.allow_peers")
+            .with_list_parse_key("filter.allow_ports")
             .try_parsing(true);
         let loaded = builder
             .add_source(env)
@@ -73,6 +79,7 @@ impl AnalyzeConfig {
             .map_err(|e| AnalyzeError::Config(format!("configuration: {e}")))?;
         loaded.classic.validate().map_err(AnalyzeError::Params)?;
         loaded.algorithm()?;
+        loaded.filter()?;
         Ok(loaded)
     }
 
@@ -85,6 +92,11 @@ impl AnalyzeConfig {
             Algorithm::Beacon => Detector::beacon(self.beacon.clone())
                 .map_err(|e| AnalyzeError::Config(format!("beacon: {e}"))),
         }
+    }
+
+    /// The configured false-positive control, its allow-list file read.
+    pub fn filter(&self) -> Result<PeerFilter, AnalyzeError> {
+        PeerFilter::new(&self.filter).map_err(|e| AnalyzeError::Config(e.to_string()))
     }
 
     /// Replaces the classic parameters with the original's JSON config file, read unchanged.
@@ -112,10 +124,10 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_the_shipped_seed_config() {
+    fn defaults_are_beacon_and_the_shipped_seed_config() {
         let c = AnalyzeConfig::load_with_env(None, env(&[])).unwrap();
         assert_eq!(c.classic, ClassicParams::seed_shipped());
-        assert_eq!(c.algorithm, Algorithm::Classic);
+        assert_eq!(c.algorithm, Algorithm::Beacon);
     }
 
     #[test]

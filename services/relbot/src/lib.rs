@@ -17,10 +17,12 @@ pub mod report;
 pub mod rule;
 pub mod simulate;
 
+pub use simulate::simulate_command;
+
 use std::io::Write;
 
 use analyze::AnalyzeOptions;
-use cli::{AnalyzeArgs, SimulateArgs};
+use cli::AnalyzeArgs;
 use config::AnalyzeConfig;
 use error::AnalyzeError;
 
@@ -55,6 +57,7 @@ pub fn analyze_command(
         inputs: args.inputs.clone(),
         format: args.input_format,
         algorithm: config.algorithm()?,
+        filter: config.filter()?,
         strict: args.strict,
         progress: !args.quiet,
         max_reported_errors: args.max_errors,
@@ -68,40 +71,6 @@ pub fn analyze_command(
     }
     if let Some((config, sinks)) = &report {
         report::run(config, sinks, &analysis, &opts.algorithm, args.quiet, diag)?;
-    }
-    Ok(())
-}
-
-/// Runs `relbot simulate` with `args`, writing flows to `out` unless a file is named.
-pub fn simulate_command(args: &SimulateArgs, out: &mut dyn Write) -> Result<(), AnalyzeError> {
-    if !(0.0..=1.0).contains(&args.bot_share) || args.hours.is_nan() || args.hours <= 0.0 {
-        return Err(AnalyzeError::Usage(
-            "--bot-share must be within 0..1 and --hours positive".into(),
-        ));
-    }
-    let scenario = simulate::Scenario {
-        hosts: args.hosts,
-        duration_ms: (args.hours * 3_600_000.0) as i64,
-        flows: args.flows,
-        bot_share: args.bot_share,
-        jitter_ms: args.jitter_ms,
-        seed: args.seed,
-        ..simulate::Scenario::default()
-    };
-    let io_err = |what: &str, e: std::io::Error| AnalyzeError::Output(format!("{what}: {e}"));
-    let truth = match &args.output {
-        Some(path) => {
-            let mut file =
-                std::fs::File::create(path).map_err(|e| io_err(&path.display().to_string(), e))?;
-            simulate::run(&scenario, args.format, &mut file)
-        }
-        None => simulate::run(&scenario, args.format, out),
-    }
-    .map_err(|e| io_err("flows", e))?;
-    if let Some(path) = &args.truth {
-        let text = serde_json::to_string_pretty(&truth)
-            .map_err(|e| AnalyzeError::Output(e.to_string()))?;
-        std::fs::write(path, text + "\n").map_err(|e| io_err(&path.display().to_string(), e))?;
     }
     Ok(())
 }
@@ -123,6 +92,7 @@ pub fn explain_command(
         inputs: args.inputs.clone(),
         format: args.input_format,
         algorithm: config.algorithm()?,
+        filter: config.filter()?,
         strict: args.strict,
         progress: !args.quiet,
         max_reported_errors: args.max_errors,

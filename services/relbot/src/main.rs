@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         }
         Command::Simulate(args) => {
             let stdout = std::io::stdout();
-            relbot_cli::simulate_command(args, &mut stdout.lock())
+            relbot_cli::simulate_command(args, &mut stdout.lock(), &mut std::io::stderr())
         }
     };
     match result {

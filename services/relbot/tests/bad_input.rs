@@ -14,7 +14,7 @@ fn data(name: &str) -> PathBuf {
 
 fn analyze(args: &[&str], inputs: &[&Path]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_relbot"))
-        .arg("analyze")
+        .args(["analyze", "--algorithm", "classic"])
         .args(args)
         .args(inputs)
         .output()
@@ -176,7 +176,7 @@ fn unreadable_file_is_named() {
         Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(&bin)
-            .args(["analyze", "--output", "relbot"])
+            .args(["analyze", "--algorithm", "classic", "--output", "relbot"])
             .arg(&path)
             .output()
             .expect("setpriv (util-linux) runs the binary as nobody")

@@ -16,7 +16,14 @@ fn data(name: &str) -> PathBuf {
 fn relbot_output(input: &str, config: &str, extra: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_relbot"))
         .arg("analyze")
-        .args(["--output", "relbot", "--quiet", "--seed-config"])
+        .args([
+            "--algorithm",
+            "classic",
+            "--output",
+            "relbot",
+            "--quiet",
+            "--seed-config",
+        ])
         .arg(data(config))
         .args(extra)
         .arg(data(input))

@@ -12,7 +12,7 @@ fn data(name: &str) -> PathBuf {
 }
 
 fn run(output: &str) -> String {
-    run_with(output, &[])
+    run_with(output, &["--algorithm", "classic"])
 }
 
 fn run_with(output: &str, extra: &[&str]) -> String {

@@ -171,6 +171,14 @@ impl Host {
         self.memo.as_deref()
     }
 
+    /// The peers found periodic at the last evaluation (the host's share of the prevalence
+    /// counts).
+    pub(crate) fn periodic_peers(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.memo
+            .iter()
+            .flat_map(|m| m.verdicts.iter().map(|(peer, _)| *peer))
+    }
+
     /// Takes the memo out (to update it and give it back with [`Host::set_memo`]).
     pub(crate) fn take_memo(&mut self) -> Memo {
         self.memo_bytes = 0;

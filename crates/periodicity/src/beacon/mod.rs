@@ -3,7 +3,10 @@
 //!
 //! # Per pair
 //! 1. **Contacts.** Flows of the pair starting within [`BeaconParams::dedup_ms`] of the
-//!    previous flow are one contact (exporter active-timeout splits, bursts, retries).
+//!    previous flow are one contact (bursts, retries), and so are flows that start one
+//!    exporter active timeout ([`BeaconParams::split_timeouts_ms`], within
+//!    `split_tolerance_ms`) after the previous one: a long connection the exporter split into
+//!    back-to-back flows is one contact, not a beacon with the timeout's period.
 //! 2. **Gaps** between consecutive contacts. Gaps are local: a drifting clock (the beacon's
 //!    period is 1 s off its nominal value) shifts every gap by the same second instead of
 //!    smearing a wrapped histogram, and a timer restart or an offline spell breaks one gap only.
@@ -34,9 +37,12 @@
 //!    and `confidence ≥ min_confidence`.
 //!
 //! # Per host
-//! [`Algorithm::tally`](crate::Algorithm::tally) groups the host's periodic peers whose
-//! estimated periods agree within `tol` of the group's smallest period (P2P bots contact all
-//! their neighbours with one period), reporting the group's median period. A host's
+//! [`Algorithm::tally`](crate::Algorithm::tally) groups the host's periodic peers — and its
+//! *weak* ones, whose chance is at most `pool_max_chance` ([`Beacon::evaluate_pooled`]) —
+//! whose estimated periods agree within `tol` of the group's smallest period (P2P bots
+//! contact all their neighbours with one period), reporting the group's median period. A
+//! group is kept when the product of its peers' chances is at most `host_max_chance`: a lone
+//! peer needs a small chance, and peers too short to be periodic alone count together. A host's
 //! confidence for a period is [`Beacon::host_confidence`]: `1 − Π(1 − cᵢ)` over the peers of the
 //! group, the probability that at least one of them is a true beacon if the pair confidences
 //! were independent probabilities; it grows with every peer sharing the period.
@@ -152,6 +158,23 @@ impl Beacon {
         self.estimate(sorted_times, scratch).filter(|e| e.periodic)
     }
 
+    /// The pair's verdict with pooling: its estimate when it is periodic, or when it is a weak
+    /// verdict that may count together with other peers of its host (explained gaps, chance
+    /// at most `pool_max_chance`, confidence at least `min_confidence`; see [`Beacon::tally`]).
+    pub fn evaluate_pooled(
+        &self,
+        sorted_times: &[i64],
+        scratch: &mut BeaconScratch,
+    ) -> Option<BeaconEstimate> {
+        let p = &self.params;
+        self.estimate(sorted_times, scratch).filter(|e| {
+            e.periodic
+                || (e.explained_gaps >= 2
+                    && e.chance <= p.pool_max_chance
+                    && e.confidence >= p.min_confidence)
+        })
+    }
+
     /// The best period for the pair whose start times are `sorted_times` (ascending), periodic
     /// or not (for explanations); `None` when too few gaps are explained by any period.
     pub fn estimate(
@@ -172,8 +195,16 @@ impl Beacon {
         // 1. Contacts: a flow within dedup_ms of the previous flow continues its contact.
         contacts.clear();
         let mut previous = None;
+        let split = p.split_tolerance_ms as i64;
         for &t in sorted_times {
-            if previous.is_none_or(|prev: i64| t - prev > p.dedup_ms as i64) {
+            let continues = previous.is_some_and(|prev: i64| {
+                let gap = t - prev;
+                gap <= p.dedup_ms as i64
+                    || p.split_timeouts_ms
+                        .iter()
+                        .any(|&timeout| (gap - timeout as i64).abs() <= split)
+            });
+            if !continues {
                 contacts.push(t);
             }
             previous = Some(t);
@@ -358,15 +389,18 @@ impl Beacon {
     }
 
     /// Groups the periodic peers of one host by period (see the module documentation),
-    /// ascending by period; each group's period is its median member's.
+    /// ascending by period; each group's period is its median member's. Entries are
+    /// `(peer, period, confidence, chance)`; a group is kept when the product of its members'
+    /// chances is at most `host_max_chance` (weak members need company; a lone peer needs a
+    /// small chance).
     pub fn tally<P: Copy>(
         &self,
-        entries: impl IntoIterator<Item = (P, u64, f64)>,
+        entries: impl IntoIterator<Item = (P, u64, f64, f64)>,
     ) -> Vec<PeriodTally<P>> {
-        let mut all: Vec<(u64, usize, P, f64)> = entries
+        let mut all: Vec<(u64, usize, P, f64, f64)> = entries
             .into_iter()
             .enumerate()
-            .map(|(i, (peer, period, c))| (period, i, peer, c))
+            .map(|(i, (peer, period, c, chance))| (period, i, peer, c, chance))
             .collect();
         all.sort_by_key(|e| (e.0, e.1));
         let mut out = Vec::new();
@@ -378,16 +412,20 @@ impl Beacon {
                 end += 1;
             }
             let group = &mut all[start..end];
+            start = end;
+            let combined: f64 = group.iter().map(|e| e.4.clamp(0.0, 1.0)).product();
+            if combined > self.params.host_max_chance {
+                continue;
+            }
             let period_ms = group[(group.len() - 1) / 2].0;
             group.sort_by_key(|e| e.1);
             out.push(PeriodTally {
                 period_ms,
                 peers: group
                     .iter()
-                    .map(|&(_, _, peer, confidence)| PeerScore { peer, confidence })
+                    .map(|&(_, _, peer, confidence, _)| PeerScore { peer, confidence })
                     .collect(),
             });
-            start = end;
         }
         out
     }

@@ -23,6 +23,13 @@ pub struct BeaconParams {
     /// Flows of a pair that start within this many ms of the previous flow of the pair are one
     /// contact (exporter active-timeout splits, bursts, retries), ms (default 10 000).
     pub dedup_ms: u64,
+    /// Exporter active timeouts, ms: a flow starting within `split_tolerance_ms` of one of
+    /// these after the previous flow of the pair continues the same connection, split by the
+    /// exporter, and is not a new contact (default 60 000, 120 000 and 300 000; a beacon
+    /// whose period is one of these within the tolerance is not seen).
+    pub split_timeouts_ms: Vec<u64>,
+    /// Tolerance of the split check, ms (default 1 000).
+    pub split_tolerance_ms: u64,
     /// Largest number of periods one explained gap may span, i.e. up to `max_multiple − 1`
     /// missing beats in a row (whole number ≥ 1, default 4). Longer gaps are breaks (offline).
     pub max_multiple: u32,
@@ -34,6 +41,17 @@ pub struct BeaconParams {
     pub max_chance: f64,
     /// Smallest pair confidence reported as periodic (in [0, 1], default 0.5).
     pub min_confidence: f64,
+    /// Pooling across peers: a pair whose chance is above `max_chance` but at most this
+    /// (probability, default 0.05) is a *weak* verdict, which counts only in a period group
+    /// of its host that passes `host_max_chance` with its other peers. Set it to
+    /// `max_chance` to turn pooling off.
+    pub pool_max_chance: f64,
+    /// A host's period group (its peers sharing a period) is reported when the product of
+    /// its peers' chances is at most this (probability, default 0.0001, tuned with
+    /// `scripts/quality`): a single peer needs a chance ten times smaller than `max_chance`
+    /// (there are many more pairs than hosts), two peers at `max_chance` pass, and so do
+    /// three weak peers at 0.04.
+    pub host_max_chance: f64,
 }
 
 impl Default for BeaconParams {
@@ -45,10 +63,14 @@ impl Default for BeaconParams {
             abs_tolerance_ms: 25_000,
             rel_tolerance: 0.02,
             dedup_ms: 10_000,
+            split_timeouts_ms: vec![60_000, 120_000, 300_000],
+            split_tolerance_ms: 1_000,
             max_multiple: 4,
             min_explained_gaps: 3,
             max_chance: 0.001,
             min_confidence: 0.5,
+            pool_max_chance: 0.05,
+            host_max_chance: 0.0001,
         }
     }
 }
@@ -134,6 +156,20 @@ impl BeaconParams {
             self.min_confidence.is_finite() && (0.0..=1.0).contains(&self.min_confidence),
             "must be in [0, 1]",
         )?;
+        range(
+            "pool_max_chance",
+            self.pool_max_chance.is_finite()
+                && self.pool_max_chance >= self.max_chance
+                && self.pool_max_chance <= 1.0,
+            "must be in [max_chance, 1]",
+        )?;
+        range(
+            "host_max_chance",
+            self.host_max_chance.is_finite()
+                && self.host_max_chance > 0.0
+                && self.host_max_chance <= 1.0,
+            "must be in (0, 1]",
+        )?;
         if self.min_period_ms == 0
             || self.max_period_ms < self.min_period_ms
             || self.max_period_ms > WEEK_MS
@@ -143,6 +179,15 @@ impl BeaconParams {
                 max: self.max_period_ms,
             });
         }
+        range(
+            "split_timeouts_ms",
+            self.split_timeouts_ms.len() <= 16
+                && self
+                    .split_timeouts_ms
+                    .iter()
+                    .all(|&t| t > self.split_tolerance_ms),
+            "at most 16 timeouts, each longer than split_tolerance_ms",
+        )?;
         if self.candidate_periods_ms.len() > 64 {
             return Err(BeaconParamsError::TooManyCandidates(
                 self.candidate_periods_ms.len(),

@@ -42,6 +42,8 @@ pub struct AnalyzeOptions {
     pub format: InputFormat,
     /// The detection algorithm with its parameters.
     pub algorithm: Algorithm,
+    /// False-positive control (allow-lists, prevalence, minimum peers, replies).
+    pub filter: relbot_engine::PeerFilter,
     /// Stop at the first bad line instead of counting and skipping it.
     pub strict: bool,
     /// Show a progress bar (when stderr is a terminal).
@@ -137,7 +139,7 @@ struct Parsed {
 pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, AnalyzeError> {
     let started = Instant::now();
     let (table, mut summary) = read_rows(opts, None, diag)?;
-    let (hosts, totals, evidence) = evaluate(&opts.algorithm, table);
+    let (hosts, totals, evidence) = evaluate(&opts.algorithm, table, &opts.filter);
     summary.pairs = totals.pairs;
     summary.flagged_hosts = hosts.len();
     summary.seconds = started.elapsed().as_secs_f64();
@@ -251,14 +253,14 @@ pub fn read_rows(
                         });
                     }
                 }
-                match only {
-                    None => parsed.records.iter().for_each(|r| table.add(r)),
-                    Some(host) => parsed
-                        .records
-                        .iter()
-                        .filter(|r| r.src == host)
-                        .for_each(|r| table.add(r)),
-                }
+                let wanted = |r: &&FlowRecord| {
+                    only.is_none_or(|host| r.src == host) && !opts.filter.ignores_port(r.dst_port)
+                };
+                parsed
+                    .records
+                    .iter()
+                    .filter(wanted)
+                    .for_each(|r| table.add(r));
                 if let Some(newest) = parsed.records.iter().map(|r| r.start_ms).max() {
                     newest_flow_ms = Some(newest_flow_ms.map_or(newest, |n| n.max(newest)));
                 }

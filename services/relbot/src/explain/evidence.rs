@@ -125,6 +125,16 @@ impl PairEvidence {
         }
     }
 
+    /// Whether the algorithm judges the pair periodic on its own (before the `[filter]`
+    /// rules, which look at other peers and hosts).
+    pub fn is_periodic(&self) -> bool {
+        match self {
+            Self::Beacon(e) => e.periodic,
+            Self::Classic { periods } => periods.iter().any(|p| p.periodic),
+            Self::NoPeriod { .. } | Self::TooFewFlows { .. } => false,
+        }
+    }
+
     /// The period this evidence points at, ms: beacon's estimate; classic's periodic candidate
     /// with the largest bin, else the candidate with the largest bin.
     pub fn best_period_ms(&self) -> Option<u64> {

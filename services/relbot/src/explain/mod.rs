@@ -12,12 +12,10 @@ pub mod text;
 use std::io::Write;
 use std::net::IpAddr;
 
-use relbot_flow::FlowRecord;
-
 pub use evidence::{BeaconEvidence, PairEvidence};
 pub use picture::{ImageFormat, Picture};
 
-use crate::analyze::{self, AnalyzeOptions, FlowRows, HostResult};
+use crate::analyze::{self, AnalyzeOptions, HostResult};
 use crate::cli::ExplainArgs;
 use crate::error::AnalyzeError;
 use crate::rule;
@@ -69,7 +67,14 @@ pub fn run(
     out: &mut dyn Write,
     diag: &mut dyn Write,
 ) -> Result<(), AnalyzeError> {
-    let (rows, _summary) = analyze::read_rows(opts, Some(args.host), diag)?;
+    // The verdict comes from the whole analysis, because some `[filter]` rules (prevalence,
+    // reply folding) judge a peer by every host's pairs; the listing and the picture need only
+    // this host's flows, read again (bad lines were described by the first pass).
+    let verdict = analyze::run(opts, diag)?
+        .hosts
+        .into_iter()
+        .find(|h| h.host == args.host);
+    let (rows, _summary) = analyze::read_rows(opts, Some(args.host), &mut std::io::sink())?;
     let pairs: Vec<(IpAddr, Vec<i64>)> = rows
         .for_each_host(|_, cursor| {
             let mut pairs = Vec::new();
@@ -81,7 +86,7 @@ pub fn run(
         .into_iter()
         .flatten()
         .collect();
-    let mut explanation = explain(args, opts, &pairs);
+    let mut explanation = explain(args, opts, &pairs, verdict);
     if let Some((path, format)) = image_target(args) {
         match picture(args, &explanation, &pairs) {
             Some(picture) => {
@@ -112,19 +117,16 @@ fn image_target(args: &ExplainArgs) -> Option<(&std::path::Path, ImageFormat)> {
     }
 }
 
-/// Judges the host's pairs as `relbot analyze` does and gathers the evidence.
-fn explain(args: &ExplainArgs, opts: &AnalyzeOptions, pairs: &[(IpAddr, Vec<i64>)]) -> Explanation {
+/// Explains `result` — the host's result in the whole analysis, if it was flagged — with the
+/// evidence of the host's pairs.
+fn explain(
+    args: &ExplainArgs,
+    opts: &AnalyzeOptions,
+    pairs: &[(IpAddr, Vec<i64>)],
+    result: Option<HostResult>,
+) -> Explanation {
     let algorithm = &opts.algorithm;
     let host = args.host;
-    // The same evaluation as `relbot analyze`, over this host's flows only.
-    let mut rows = FlowRows::default();
-    for (peer, times) in pairs {
-        for &t in times {
-            rows.add(&FlowRecord::from_triple(t, host, *peer));
-        }
-    }
-    let (mut results, _, _) = analyze::evaluate(algorithm, rows);
-    let result = results.pop();
     let version = algorithm.version();
 
     let flows: u64 = pairs.iter().map(|(_, t)| t.len() as u64).sum();
@@ -138,15 +140,26 @@ fn explain(args: &ExplainArgs, opts: &AnalyzeOptions, pairs: &[(IpAddr, Vec<i64>
         .count();
     let (flagged, reason) = match &result {
         None if pairs.is_empty() => (false, format!("no flows from {host} in the input")),
-        None => (
-            false,
-            format!(
-                "no peer is periodic ({judged} of {} peer(s) have the {} flows a periodic pair \
-                 needs)",
-                pairs.len(),
-                algorithm.min_times()
-            ),
-        ),
+        None => {
+            let dropped = pairs
+                .iter()
+                .filter(|(_, times)| PairEvidence::of(algorithm, times).is_periodic())
+                .count();
+            let reason = if dropped == 0 {
+                format!(
+                    "no peer is periodic ({judged} of {} peer(s) have the {} flows a periodic \
+                     pair needs)",
+                    pairs.len(),
+                    algorithm.min_times()
+                )
+            } else {
+                format!(
+                    "no periodic peer counts: {dropped} periodic pair(s) dropped by the [filter] \
+                     rules (allow-list, prevalence: periodic for many hosts, replies, min_peers)"
+                )
+            };
+            (false, reason)
+        }
         Some(r) => match rule::check_default(algorithm, r) {
             Ok(()) => {
                 let best = r.periods.iter().max_by_key(|p| p.count());

@@ -1,10 +1,29 @@
 //! `relbot simulate`: synthetic flow workloads with ground truth, for benchmarks and for
 //! evaluating detection.
 //!
-//! The model: monitored hosts `10.x.y.z` with heavy-tailed background traffic to popular
-//! servers and random addresses over the whole window, and a share of P2P bots that contact
-//! each of their peers once per period with jitter. Deterministic for a seed.
+//! The model (each part in its own module):
+//! - [`background`]: monitored hosts `10.x.y.z` with heavy-tailed (log-normal) activity, a
+//!   diurnal cycle, DNS to a few resolvers, popular servers by Zipf, random others, long
+//!   connections split by an exporter's active timeout, and optionally the servers' reply
+//!   flows as separate flows;
+//! - [`benign`]: periodic services that are not botnets — NTP to a few servers, heartbeats to
+//!   a popular service shared by many hosts, hourly jobs;
+//! - [`bots`]: P2P bots modelled on real families (period, peer counts, shared overlay),
+//!   with jitter, clock drift per cycle, lost beats, peer churn, and offline spells with or
+//!   without a timer restart;
+//! - [`scenarios`]: the named presets of the quality matrix (`--scenario NAME`);
+//! - [`write`]: nfdump-fmt, triples and IPFIX-file output; [`send`]: NetFlow v9/IPFIX over
+//!   UDP at a chosen rate.
+//!
+//! Deterministic for a seed: every part draws from its own PRNG stream derived from it.
 
+pub mod args;
+pub mod background;
+pub mod benign;
+pub mod bots;
+mod command;
+pub mod scenarios;
+pub mod send;
 mod write;
 
 use std::io::{self, Write};
@@ -12,10 +31,14 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, LogNormal, Zipf};
 use serde::Serialize;
 
-pub use write::{write_flows, SimFormat};
+pub use background::BackgroundModel;
+pub use benign::BenignModel;
+pub use bots::{BotModel, Family};
+pub use command::simulate_command;
+pub use scenarios::{preset, PRESETS};
+pub use write::{ipfix_messages, record, utc_text, write_flows, SimFormat};
 
 /// Parameters of a simulated workload.
 #[derive(Debug, Clone)]
@@ -26,16 +49,15 @@ pub struct Scenario {
     pub duration_ms: i64,
     /// Window start, ms since the epoch.
     pub start_ms: i64,
-    /// Total flows to produce, about (background fills what bots leave).
-    pub flows: u64,
-    /// Share of hosts that are bots, 0..1.
-    pub bot_share: f64,
-    /// Peers per bot (inclusive range).
-    pub peers: (u32, u32),
-    /// Candidate bot periods, ms; each bot takes one.
-    pub periods_ms: Vec<i64>,
-    /// Uniform jitter of each beat, ± ms.
-    pub jitter_ms: i64,
+    /// Background traffic.
+    pub background: BackgroundModel,
+    /// Benign periodic services.
+    pub benign: BenignModel,
+    /// Planted bots.
+    pub bots: BotModel,
+    /// Whether the peers' reply flows of bots and benign services appear as separate flows
+    /// (B→A, a few ms after A→B), as exporters that do not fold replies report them.
+    pub replies: bool,
     /// PRNG seed.
     pub seed: u64,
 }
@@ -46,17 +68,23 @@ impl Default for Scenario {
             hosts: 2000,
             duration_ms: 24 * 3_600_000,
             start_ms: 1_416_268_800_000, // 2014-11-18T00:00:00Z
-            flows: 2_300_000,
-            bot_share: 0.02,
-            peers: (8, 20),
-            periods_ms: vec![600_000, 900_000, 1_800_000, 2_400_000],
-            jitter_ms: 1000,
+            background: BackgroundModel::default(),
+            benign: BenignModel::default(),
+            bots: BotModel::default(),
+            replies: false,
             seed: 1,
         }
     }
 }
 
-/// One simulated flow: start time, source, destination, destination port, bytes.
+impl Scenario {
+    /// The end of the window, ms (exclusive).
+    pub fn end_ms(&self) -> i64 {
+        self.start_ms + self.duration_ms
+    }
+}
+
+/// One simulated flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SimFlow {
     /// Start, ms since the epoch.
@@ -71,15 +99,45 @@ pub struct SimFlow {
     pub dst_port: u16,
     /// Bytes.
     pub bytes: u32,
+    /// Duration, ms.
+    pub duration_ms: u32,
+    /// IP protocol (6 TCP, 17 UDP).
+    pub protocol: u8,
 }
 
-/// What was planted: the bots and their peers.
+impl SimFlow {
+    /// The reply of this flow as a separate flow: B→A, ports swapped, `delay_ms` later.
+    pub fn reply(&self, delay_ms: i64, bytes: u32) -> Self {
+        Self {
+            start_ms: self.start_ms + delay_ms,
+            src: self.dst,
+            dst: self.src,
+            src_port: self.dst_port,
+            dst_port: self.src_port,
+            bytes,
+            duration_ms: self.duration_ms,
+            protocol: self.protocol,
+        }
+    }
+}
+
+/// What was planted: the bots and their peers, and the benign periodic hosts.
 #[derive(Debug, Clone, Serialize)]
 pub struct GroundTruth {
+    /// The preset the workload follows, if any.
+    pub scenario: Option<String>,
     /// Every planted bot.
     pub bots: Vec<BotTruth>,
     /// Monitored hosts in all.
     pub hosts: u32,
+    /// The monitored network (every host of the workload is in it).
+    pub monitored: String,
+    /// Window start and end, ms.
+    pub window_ms: (i64, i64),
+    /// Flows written.
+    pub flows: u64,
+    /// Hosts with at least one benign periodic service (NTP, heartbeat, hourly job).
+    pub benign_periodic_hosts: u32,
 }
 
 /// One planted bot.
@@ -87,10 +145,14 @@ pub struct GroundTruth {
 pub struct BotTruth {
     /// The bot's address.
     pub host: IpAddr,
-    /// Its beat period, ms.
+    /// Its family.
+    pub family: String,
+    /// Its nominal beat period, ms (the real one is this plus the drift).
     pub period_ms: i64,
-    /// Its peers.
+    /// Every peer it contacted (churn included).
     pub peers: Vec<IpAddr>,
+    /// Share of the window it was offline.
+    pub offline_share: f64,
 }
 
 /// Monitored host number `i` as `10.x.y.z`.
@@ -98,85 +160,44 @@ pub fn host_addr(i: u32) -> Ipv4Addr {
     Ipv4Addr::from(0x0a00_0000 | (i + 1))
 }
 
-/// Generates the workload, sorted by start time.
-pub fn generate(s: &Scenario) -> (Vec<SimFlow>, GroundTruth) {
-    let mut rng = ChaCha8Rng::seed_from_u64(s.seed);
-    let mut flows = Vec::with_capacity(s.flows as usize + 1024);
-    let mut truth = GroundTruth {
-        bots: Vec::new(),
-        hosts: s.hosts,
-    };
-    let n_bots = ((s.hosts as f64) * s.bot_share).round() as u32;
-    for b in 0..n_bots.min(s.hosts) {
-        let host = host_addr(b * (s.hosts / n_bots.max(1)).max(1));
-        let period = s.periods_ms[rng.random_range(0..s.periods_ms.len().max(1))];
-        let n_peers = rng.random_range(s.peers.0..=s.peers.1.max(s.peers.0));
-        let mut peers = Vec::new();
-        for _ in 0..n_peers {
-            let peer = random_public(&mut rng);
-            peers.push(IpAddr::V4(peer));
-            let phase = rng.random_range(0..period);
-            let port = rng.random_range(1024..65535);
-            let mut t = s.start_ms + phase;
-            while t < s.start_ms + s.duration_ms {
-                let jitter = if s.jitter_ms > 0 {
-                    rng.random_range(-s.jitter_ms..=s.jitter_ms)
-                } else {
-                    0
-                };
-                flows.push(SimFlow {
-                    start_ms: t + jitter,
-                    src: host,
-                    dst: peer,
-                    src_port: rng.random_range(1024..65535),
-                    dst_port: port,
-                    bytes: rng.random_range(60..400),
-                });
-                t += period;
-            }
-        }
-        truth.bots.push(BotTruth {
-            host: IpAddr::V4(host),
-            period_ms: period,
-            peers,
-        });
-    }
+/// A PRNG stream of its own for one part of the model.
+pub(crate) fn stream(seed: u64, part: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(part);
+    rng
+}
 
-    // Background: heavy-tailed activity per host, popular servers by Zipf, random others.
-    let remaining = s.flows.saturating_sub(flows.len() as u64);
-    let activity = LogNormal::new(0.0, 1.0).ok();
-    let weights: Vec<f64> = (0..s.hosts)
-        .map(|_| activity.map_or(1.0, |d| d.sample(&mut rng)))
-        .collect();
-    let total: f64 = weights.iter().sum();
-    let servers: Vec<Ipv4Addr> = (0..5000).map(|_| random_public(&mut rng)).collect();
-    let popular = Zipf::new(servers.len() as f64, 1.1).ok();
-    for (i, w) in weights.iter().enumerate() {
-        let n = ((remaining as f64) * w / total).round() as u64;
-        let src = host_addr(i as u32);
-        for _ in 0..n {
-            let dst = match (&popular, rng.random_bool(0.7)) {
-                (Some(z), true) => {
-                    servers[(z.sample(&mut rng) as usize - 1).min(servers.len() - 1)]
-                }
-                _ => random_public(&mut rng),
-            };
-            flows.push(SimFlow {
-                start_ms: s.start_ms + rng.random_range(0..s.duration_ms),
-                src,
-                dst,
-                src_port: rng.random_range(1024..65535),
-                dst_port: [80, 443, 443, 53, 25, 8080][rng.random_range(0..6)],
-                bytes: rng.random_range(40..200_000),
-            });
-        }
+/// Generates the workload, sorted by start time (flows outside the window are dropped).
+pub fn generate(s: &Scenario) -> (Vec<SimFlow>, GroundTruth) {
+    let mut flows = Vec::new();
+    let bots = bots::generate(s, &mut stream(s.seed, 1), &mut flows);
+    let benign_hosts = benign::generate(s, &mut stream(s.seed, 2), &mut flows);
+    let planted = flows.len();
+    if s.replies {
+        let mut rng = stream(s.seed, 3);
+        let replies: Vec<SimFlow> = flows[..planted]
+            .iter()
+            .map(|f| f.reply(rng.random_range(5..300), rng.random_range(60..1500)))
+            .collect();
+        flows.extend(replies);
     }
+    background::generate(s, &mut stream(s.seed, 4), &mut flows);
+    flows.retain(|f| (s.start_ms..s.end_ms()).contains(&f.start_ms));
     flows.sort_unstable();
+    let truth = GroundTruth {
+        scenario: None,
+        bots,
+        hosts: s.hosts,
+        monitored: "10.0.0.0/8".into(),
+        window_ms: (s.start_ms, s.end_ms()),
+        flows: flows.len() as u64,
+        benign_periodic_hosts: benign_hosts,
+    };
     (flows, truth)
 }
 
-/// A random address outside the monitored `10/8`.
-fn random_public(rng: &mut ChaCha8Rng) -> Ipv4Addr {
+/// A random address outside the monitored `10/8` (and outside loopback and multicast).
+pub(crate) fn random_public(rng: &mut impl Rng) -> Ipv4Addr {
     loop {
         let a: u32 = rng.random();
         let first = a >> 24;
@@ -184,6 +205,11 @@ fn random_public(rng: &mut ChaCha8Rng) -> Ipv4Addr {
             return Ipv4Addr::from(a);
         }
     }
+}
+
+/// An ephemeral source port.
+pub(crate) fn ephemeral(rng: &mut impl Rng) -> u16 {
+    rng.random_range(32_768..61_000)
 }
 
 /// Generates and writes a workload; returns the ground truth.
@@ -194,24 +220,4 @@ pub fn run(s: &Scenario, format: SimFormat, out: &mut dyn Write) -> io::Result<G
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deterministic_and_sized() {
-        let s = Scenario {
-            hosts: 50,
-            flows: 20_000,
-            duration_ms: 6 * 3_600_000,
-            bot_share: 0.1,
-            ..Scenario::default()
-        };
-        let (a, truth) = generate(&s);
-        let (b, _) = generate(&s);
-        assert_eq!(a, b);
-        assert_eq!(truth.bots.len(), 5);
-        let n = a.len() as f64;
-        assert!((n - 20_000.0).abs() / 20_000.0 < 0.05, "{n} flows");
-        assert!(a.windows(2).all(|w| w[0].start_ms <= w[1].start_ms));
-    }
-}
+mod tests;
