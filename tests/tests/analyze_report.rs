@@ -75,6 +75,7 @@ async fn analyze(config: &Path, env: &[(&str, &str)]) -> anyhow::Result<(i32, St
     let out = tokio::process::Command::new(&bin)
         .arg("analyze")
         .arg(fixture("nfdump-fmt.txt"))
+        .args(["--algorithm", "classic"])
         .arg("--seed-config")
         .arg(fixture("seed-default.conf.json"))
         .arg("--report")

@@ -149,6 +149,13 @@ detector:
     detector:
       # A bounded input: close its windows once it has been read.
       idle_flush: 4s
+    # The fixture's expected hosts are the original algorithm's, without false-positive
+    # control (the defaults are beacon and prevalence on).
+    algorithm:
+      kind: classic
+    filter:
+      prevalence_max_hosts: 4294967295
+      prevalence_max_share: 1.0
 reporter:
   httpPort: {reporter_port}
   drainTimeoutSeconds: 10
