@@ -376,6 +376,44 @@ fn saved_state_decodes_after_restart() {
     assert_eq!(after.templates().len(), 1);
 }
 
+/// Shards that each learned one exporter's templates save one state that decodes both.
+#[test]
+fn saved_states_of_shards_are_merged() {
+    let v4 = flow_fields(Protocol::V9, false);
+    let (a, b) = (addr("192.0.2.1:2055"), addr("192.0.2.2:2055"));
+    let mut first = Collector::new(CollectorConfig::default());
+    let mut second = Collector::new(CollectorConfig::default());
+    decode(
+        &mut first,
+        a,
+        &MessageBuilder::v9(NOW, 1000, 0).template(256, &v4).build(),
+    );
+    decode(
+        &mut second,
+        b,
+        &MessageBuilder::v9(NOW, 1000, 0).template(256, &v4).build(),
+    );
+    // The same template seen by both shards is saved once.
+    decode(
+        &mut second,
+        a,
+        &MessageBuilder::v9(NOW + 5, 1005, 0)
+            .template(256, &v4)
+            .build(),
+    );
+    let saved = Collector::save_states([&first, &second]);
+    let mut after = Collector::new(CollectorConfig::default());
+    assert_eq!(after.restore_state(&saved), Ok(2));
+    for from in [a, b] {
+        let data = MessageBuilder::v9(NOW, 1000, 0)
+            .flows(256, &v4, &[flow(1)])
+            .build();
+        let (out, report) = decode(&mut after, from, &data);
+        assert_eq!(report.buffered, 0);
+        assert_eq!(out, [as_decoded(flow(1), from, 0)]);
+    }
+}
+
 #[test]
 fn v5_through_the_collector() {
     let d = V5Builder::new(NOW, 60_000)
