@@ -15,8 +15,10 @@
 //! Timed: from start until every flow is consumed and evaluated (metric
 //! `flows_consumed` = N and every partition flushed at its end of input, less the
 //! `idle_flush` wait), and the CPU time (user + sys) of this process over the same span (the
-//! producer is gone by then; the broker's CPU is not included). Not a test: no assertion on
-//! time. Results go to docs/BENCHMARKS.md.
+//! producer is gone by then; the broker's CPU is not included). Then the state is restored
+//! from the changelog into fresh engines, partition by partition, as a replica taking the
+//! partitions over does: restore time per million retained flow times. Not a test: no
+//! assertion on time. Results go to docs/BENCHMARKS.md.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench with a broken setup stops loudly
 
@@ -24,9 +26,11 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use relbot_cli::simulate::{generate, Scenario};
+use relbot_detector::changelog::Changelog;
 use relbot_e2e::detector::{load_config, produce_flows, spawn_in_process, DetectorTopics};
 use relbot_e2e::reporter::free_port;
 use relbot_e2e::service_process::http_get;
+use relbot_engine::Engine;
 use relbot_flow::FlowRecord;
 use relbot_kafka::testing::TestBroker;
 use relbot_service::CancellationToken;
@@ -165,6 +169,30 @@ async fn main() -> anyhow::Result<()> {
         metric(&body, "relbot_detector_detections_emitted"),
         metric(&body, "relbot_detector_changelog_records"),
         metric(&body, "relbot_detector_flows_total{outcome=\"accepted\"}"),
+    );
+
+    // Restore: every partition's state read back from the changelog into fresh engines, as
+    // a replica taking the partitions over does.
+    let config = load_config(dir.path(), "restore", &toml)?;
+    let changelog = Changelog::new(&config.kafka, &topics.state, Duration::from_secs(30))?;
+    let started = Instant::now();
+    let (mut records, mut hosts, mut times, mut bytes) = (0i64, 0usize, 0u64, 0u64);
+    for p in 0..partitions {
+        let mut engine = Engine::new(config.engine.engine_config()?, config.algorithm.build()?)?;
+        let restored = changelog.restore(p, &mut engine).await?;
+        records += restored.records;
+        hosts += restored.hosts;
+        let stats = engine.stats();
+        times += stats.retained_times;
+        bytes += stats.state_bytes;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "restore: {hosts} hosts, {times} flow times ({bytes} B of state, {:.1} B per flow \
+         time) from {records} changelog records in {secs:.2} s = {:.2} s per million flow \
+         times",
+        bytes as f64 / times as f64,
+        secs / (times as f64 / 1e6)
     );
     topics.delete(&broker).await;
     Ok(())

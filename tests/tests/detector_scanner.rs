@@ -133,6 +133,10 @@ max_listed_peers = 256"#
             flows.len()
         );
     };
+    ensure!(
+        body.contains("relbot_detector_consumer_lag{partition=\"0\"}"),
+        "no consumer lag on /metrics:\n{body}"
+    );
     let evicted = metric(&body, "relbot_detector_evictions");
     let capped = metric(
         &body,

@@ -3,9 +3,10 @@
 //! changelog (`relbot.detector-state.v1`, co-partitioned with the flows) before any of its
 //! flows is processed; detections go to `relbot.detections.v1`, keyed by host.
 //!
-//! Per poll batch: ingest every flow with its offset, advance the engines, deliver the
-//! detections and the changed host states (then each partition's clock) and wait for the
-//! acknowledgements, and only then store the offsets. A crash at any point replays records
+//! Per poll batch: ingest every flow with its offset and advance the engines (partitions in
+//! parallel, `detector.parallelism`), deliver the detections and the changed host states
+//! (then each partition's clock) and wait for the acknowledgements, and only then store the
+//! offsets. A crash at any point replays records
 //! that the restored state skips as duplicates, so no flow is counted twice or lost.
 //!
 //! Layout:
