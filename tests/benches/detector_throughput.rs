@@ -4,7 +4,8 @@
 //! `scripts/kafka start`, then `cargo bench -p relbot-e2e --bench detector_throughput`.
 //! `RELBOT_BENCH_FLOWS` sets the count (default 2,000,000), `RELBOT_BENCH_HOSTS` the
 //! monitored hosts (default 20,000), `RELBOT_BENCH_PARTITIONS` the partitions (default 12),
-//! `RELBOT_BENCH_HOURS` the event-time span of the flows (default 24: evaluation-heavy,
+//! `RELBOT_BENCH_LIBRDKAFKA` extra `[kafka.librdkafka]` lines separated by `;` (e.g.
+//! `"fetch.queue.backoff.ms" = "10"`), `RELBOT_BENCH_HOURS` the event-time span of the flows (default 24: evaluation-heavy,
 //! about one host evaluation per flow; 1: evaluations amortised over more flows, closer to
 //! a live network's rates).
 //!
@@ -118,7 +119,17 @@ async fn main() -> anyhow::Result<()> {
             "idle_flush = \"4s\"",
             &format!("idle_flush = \"{}s\"", IDLE_FLUSH.as_secs()),
         )
-        .replace("log_level = \"info\"", "log_level = \"warn\"");
+        .replace("log_level = \"info\"", "log_level = \"warn\"")
+        // Extra librdkafka settings to try (TOML lines), e.g. fetch tuning.
+        .replace(
+            "[kafka.librdkafka]\n",
+            &format!(
+                "[kafka.librdkafka]\n{}\n",
+                std::env::var("RELBOT_BENCH_LIBRDKAFKA")
+                    .unwrap_or_default()
+                    .replace(';', "\n")
+            ),
+        );
     let config = load_config(dir.path(), "bench", &toml)?;
     let shutdown = CancellationToken::new();
     let cpu_before = cpu_seconds();
