@@ -197,12 +197,20 @@ pub async fn produce_flows(
     let producer = relbot_kafka::producer(config)?;
     let stats = Arc::new(ProduceStats::default());
     let codec = FlowCodec::single_object();
-    let mut pending = Vec::with_capacity(flows.len());
+    let mut pending = std::collections::VecDeque::new();
+    let mut payload = Vec::new();
     for flow in flows {
-        let payload = codec.to_vec(flow)?;
+        payload.clear();
+        codec.encode(flow, &mut payload)?;
         let key = flow.src.to_string();
         let record = FutureRecord::to(topic).key(&key).payload(&payload);
-        pending.push(enqueue_with_backpressure(&producer, record, &stats).await?);
+        pending.push_back(enqueue_with_backpressure(&producer, record, &stats).await?);
+        // Bounded memory for millions of flows; librdkafka batches underneath.
+        if pending.len() > 200_000 {
+            if let Some(p) = pending.pop_front() {
+                p.wait().await?;
+            }
+        }
     }
     for p in pending {
         p.wait().await?;

@@ -1,27 +1,32 @@
 //! Scale-out and failure through the real broker: 12 partitions, three relbot-detector
 //! processes in one group; while flows stream in, one is killed with SIGKILL, a new one is
-//! started, then one is stopped with SIGTERM. The final per-host results equal the batch
-//! result on the same input (what a single replica and `relbot analyze` give), no detection
-//! id is emitted with different contents, and the restored state counts every flow exactly
-//! once.
+//! started, then one is stopped with SIGTERM. The final detections equal those of a
+//! single-replica run on the same input (same flows topic, its own group, detections and
+//! state topics), whose per-host results equal the batch result (`relbot analyze`); no
+//! detection id is emitted with different contents, and the restored state counts every
+//! flow exactly once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context as _};
+use rdkafka::consumer::{Consumer as _, StreamConsumer};
+use relbot_codec::Detection;
 use relbot_detector::changelog::Changelog;
 use relbot_e2e::detector::{
     batch_counts, conflicting_ids, covering_engine, diff, final_counts, load_config, produce_flows,
-    read_detections_until, DetectorProcess, DetectorTopics,
+    read_detections_until, spawn_in_process, DetectorProcess, DetectorTopics,
 };
 use relbot_e2e::reporter::free_port;
 use relbot_e2e::{host, BASE_MS};
 use relbot_engine::Engine;
 use relbot_flow::FlowRecord;
 use relbot_kafka::testing::TestBroker;
+use relbot_kafka::ClientLog;
 use relbot_periodicity::ClassicParams;
+use relbot_service::CancellationToken;
 
 const TEST: &str = "detector-failover";
 const PARTITIONS: i32 = 12;
@@ -77,6 +82,94 @@ fn generate() -> Vec<FlowRecord> {
     }
     flows.sort_by_key(|f| (f.start_ms, f.src, f.dst));
     flows
+}
+
+/// The last detection of every host, emission time cleared (the only field that may differ
+/// between two runs that decide the same).
+fn final_detections(detections: &[Detection]) -> BTreeMap<IpAddr, Detection> {
+    let mut last = BTreeMap::new();
+    for d in detections {
+        let mut d = d.clone();
+        d.emitted_at_ms = 0;
+        last.insert(d.host, d);
+    }
+    last
+}
+
+/// The hosts whose final detections differ between `got` and `want`.
+fn differing_hosts(
+    got: &BTreeMap<IpAddr, Detection>,
+    want: &BTreeMap<IpAddr, Detection>,
+) -> Vec<IpAddr> {
+    let hosts: std::collections::BTreeSet<&IpAddr> = got.keys().chain(want.keys()).collect();
+    hosts
+        .into_iter()
+        .filter(|h| got.get(h) != want.get(h))
+        .copied()
+        .collect()
+}
+
+/// The reference: one replica (in-process) on the same flows topic, with its own group,
+/// detections and state topics, until its final result is `want`; returns its detections.
+async fn single_replica_run(
+    broker: &TestBroker,
+    flows_topic: &str,
+    want: &relbot_e2e::detector::Counts,
+    dir: &std::path::Path,
+) -> anyhow::Result<Vec<Detection>> {
+    let mut topics = DetectorTopics::create(broker, &format!("{TEST}-single"), PARTITIONS).await?;
+    let own_flows = std::mem::replace(&mut topics.flows, flows_topic.to_owned());
+    broker.delete_topic(&own_flows).await;
+    let port = free_port()?;
+    // The same settings as the replicas above.
+    let toml = topics
+        .toml(
+            &broker.brokers,
+            &format!("127.0.0.1:{port}"),
+            &covering_engine("10m"),
+            "",
+        )
+        .replace("idle_flush = \"4s\"", "idle_flush = \"10s\"");
+    let config = load_config(dir, "single", &toml)?;
+    let shutdown = CancellationToken::new();
+    let service = spawn_in_process(config, shutdown.clone());
+    // Until its final result is the batch result (what `relbot analyze` gives), as for the
+    // replicas above.
+    let mut detections = Vec::new();
+    let kafka = broker.config(TEST);
+    let complete = read_detections_until(
+        &kafka,
+        &topics.detections,
+        &mut detections,
+        Duration::from_secs(90),
+        |ds| final_counts(ds) == *want,
+    )
+    .await?;
+    shutdown.cancel();
+    service.await.context("single replica")?;
+    ensure!(
+        complete,
+        "single replica differs from the batch result:\n{}",
+        diff(&final_counts(&detections), want)
+    );
+    topics.flows = own_flows;
+    for t in [&topics.detections, &topics.state] {
+        broker.delete_topic(t).await;
+    }
+    Ok(detections)
+}
+
+/// Records in `topic` (the sum of its partitions' high watermarks: nothing is deleted or
+/// compacted in a test's detections topic).
+fn records_in(broker: &TestBroker, topic: &str, partitions: i32) -> anyhow::Result<usize> {
+    let consumer: StreamConsumer<ClientLog> =
+        relbot_kafka::consumer(&broker.config(TEST), ClientLog::default())?;
+    let mut n = 0;
+    for p in 0..partitions {
+        let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?;
+        n += usize::try_from(high - low)?;
+    }
+    Ok(n)
 }
 
 /// The value of the sample whose name and labels start with `prefix` (0 when absent).
@@ -222,6 +315,41 @@ async fn replicas_fail_and_move_without_changing_the_result() -> anyhow::Result<
     ensure!(
         metrics.contains("flows_consumed"),
         "metrics without flows_consumed:\n{metrics}"
+    );
+
+    // Everything the replicas emitted (they are stopped now), then the reference: a single
+    // replica on the same input gives the same final detections.
+    let emitted = records_in(&broker, &topics.detections, PARTITIONS)?;
+    let mut detections = Vec::new();
+    let complete = read_detections_until(
+        &kafka,
+        &topics.detections,
+        &mut detections,
+        Duration::from_secs(60),
+        |ds| ds.len() >= emitted,
+    )
+    .await?;
+    ensure!(
+        complete,
+        "read {} of {emitted} detections",
+        detections.len()
+    );
+    ensure!(final_counts(&detections) == want, "final counts changed");
+    let single = single_replica_run(&broker, &topics.flows, &want, dir.path()).await?;
+    let (got, reference) = (final_detections(&detections), final_detections(&single));
+    let differing = differing_hosts(&got, &reference);
+    ensure!(
+        differing.is_empty(),
+        "final detections of {} hosts differ from the single-replica run: {differing:?}",
+        differing.len()
+    );
+    ensure!(
+        conflicting_ids(&single).is_empty(),
+        "single replica: conflicting ids"
+    );
+    eprintln!(
+        "final detections of {} hosts identical to the single-replica run",
+        got.len()
     );
     eprintln!("done in {:?}", started.elapsed());
     topics.delete(&broker).await;

@@ -7,7 +7,9 @@
 //!   amortised over ~40 flows per host and tick, as at a real network's rates;
 //! - `engine/batch-24h`: the `relbot analyze` path (keep everything, evaluate at flush);
 //! - `engine/scanner-5M`: a host scanning 5 million addresses among bots, within an 8 MiB
-//!   budget.
+//!   budget;
+//! - `algorithm/classic-24h` and `algorithm/beacon-24h`: the streaming day through the
+//!   engine with each algorithm (issue 7: beacon at most 3× classic per flow).
 //!
 //! Before the timings it prints bytes of state per retained flow time and per pair, both as
 //! the engine estimates them (`EngineStats::state_bytes`, what the budget is checked
@@ -274,6 +276,23 @@ fn benches(c: &mut Criterion) {
             black_box(run(&mut e, &scan, true))
         })
     });
+    g.finish();
+
+    // Per-flow cost of each algorithm: same flows, same engine settings.
+    let mut g = c.benchmark_group("algorithm");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(20));
+    g.throughput(Throughput::Elements(flows.len() as u64));
+    let beacon = Algorithm::beacon(BeaconParams::default()).expect("valid params");
+    for (name, algo) in [("classic-24h", algorithm()), ("beacon-24h", beacon)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut e = Engine::new(streaming(), algo.clone()).expect("engine");
+                black_box(run(&mut e, &flows, true))
+            })
+        });
+    }
     g.finish();
 }
 

@@ -74,6 +74,24 @@ pub struct DetectorSettings {
     /// Longest wait for the next record while restoring a partition from the changelog.
     #[serde(with = "humantime_serde")]
     pub restore_timeout: Duration,
+    /// Threads that ingest and evaluate the partitions of a batch in parallel (each
+    /// partition has its own engine); 0: one per CPU core.
+    pub parallelism: usize,
+    /// How often the consumer lag per partition (`consumer_lag` metric) is refreshed from
+    /// the client's cached high watermarks, e.g. "5s".
+    #[serde(with = "humantime_serde")]
+    pub lag_interval: Duration,
+}
+
+impl DetectorSettings {
+    /// Threads for `parallelism` (0: the CPU cores available).
+    pub fn threads(&self) -> usize {
+        if self.parallelism > 0 {
+            self.parallelism
+        } else {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        }
+    }
 }
 
 /// When an evaluation emits a detection (`[engine] emit`).
@@ -247,6 +265,12 @@ impl ServiceConfig for DetectorConfig {
         }
         if d.batch_wait > Duration::from_secs(10) {
             problems.push("`detector.batch_wait` must be at most 10s".to_owned());
+        }
+        if d.parallelism > 256 {
+            problems.push("`detector.parallelism` must be at most 256".to_owned());
+        }
+        if d.lag_interval < Duration::from_millis(100) {
+            problems.push("`detector.lag_interval` must be at least 100ms".to_owned());
         }
         if d.restore_timeout < Duration::from_secs(1) {
             problems.push("`detector.restore_timeout` must be at least 1s".to_owned());

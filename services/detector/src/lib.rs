@@ -3,9 +3,10 @@
 //! changelog (`relbot.detector-state.v1`, co-partitioned with the flows) before any of its
 //! flows is processed; detections go to `relbot.detections.v1`, keyed by host.
 //!
-//! Per poll batch: ingest every flow with its offset, advance the engines, deliver the
-//! detections and the changed host states (then each partition's clock) and wait for the
-//! acknowledgements, and only then store the offsets. A crash at any point replays records
+//! Per poll batch: ingest every flow with its offset and advance the engines (partitions in
+//! parallel, `detector.parallelism`), deliver the detections and the changed host states
+//! (then each partition's clock) and wait for the acknowledgements, and only then store the
+//! offsets. A crash at any point replays records
 //! that the restored state skips as duplicates, so no flow is counted twice or lost.
 //!
 //! Layout:
@@ -26,11 +27,14 @@ pub mod process;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::{FutureExt as _, StreamExt as _};
 use relbot_codec::{DetectionCodec, FlowCodec};
-use relbot_kafka::rdkafka::consumer::{CommitMode, Consumer};
+use relbot_kafka::rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use relbot_kafka::rdkafka::message::Message;
 use relbot_kafka::rdkafka::producer::Producer as _;
-use relbot_kafka::{ensure_topics, ProduceStats, RebalanceContext, RebalanceEvent, TopicSpec};
+use relbot_kafka::{
+    ensure_topics, ClientLog, ProduceStats, RebalanceContext, RebalanceEvent, TopicSpec,
+};
 use relbot_service::Context;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tracing::{error, info, warn};
@@ -123,6 +127,7 @@ pub async fn run(config: DetectorConfig, ctx: Context) -> Result<(), DetectorErr
         metrics,
         settings.max_future_skew,
         settings.idle_flush,
+        settings.threads(),
     );
     detector.set_filter(&config.filter)?;
     let flow_codec = FlowCodec::single_object();
@@ -135,6 +140,13 @@ pub async fn run(config: DetectorConfig, ctx: Context) -> Result<(), DetectorErr
         }
     }));
     let consumer = relbot_kafka::consumer(kafka, context)?;
+    // Asks the broker for high watermarks (consumer lag); never subscribes or commits.
+    let watermarks = {
+        let mut config = kafka.clone();
+        config.consumer.group_id = format!("{}-watermarks", kafka.consumer.group_id);
+        config.consumer.group_instance_id = None;
+        Arc::new(relbot_kafka::consumer(&config, ClientLog::default())?)
+    };
     consumer
         .subscribe(&[&flows_topic])
         .map_err(|source| relbot_kafka::KafkaError::Subscribe {
@@ -145,12 +157,18 @@ pub async fn run(config: DetectorConfig, ctx: Context) -> Result<(), DetectorErr
     info!(topic = %flows_topic, "Detector consuming.");
     let mut idle = tokio::time::interval(IDLE_CHECK);
     idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut lag = tokio::time::interval(settings.lag_interval);
+    lag.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let result = loop {
         let first = tokio::select! {
             biased;
             () = ctx.shutdown.cancelled() => break Ok(()),
             m = consumer.recv() => m,
+            _ = lag.tick() => {
+                report_lag(&consumer, &watermarks, &flows_topic, &detector).await;
+                continue;
+            }
             _ = idle.tick(), if !settings.idle_flush.is_zero() => {
                 if let Err(e) = rebalance(&mut events, &mut detector, &flows_topic, &ctx).await {
                     break Err(e);
@@ -161,9 +179,9 @@ pub async fn run(config: DetectorConfig, ctx: Context) -> Result<(), DetectorErr
                 continue;
             }
         };
-        let mut batch: Vec<Polled> = Vec::new();
+        let mut batch: Vec<Polled> = Vec::with_capacity(settings.max_batch.min(1 << 16));
         match first {
-            Ok(m) => batch.push((m.partition(), m.offset(), decode(&flow_codec, &m))),
+            Ok(m) => batch.push(polled(&flow_codec, &m)),
             Err(e) => {
                 warn!(error = %e, "Consumer error.");
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -171,16 +189,14 @@ pub async fn run(config: DetectorConfig, ctx: Context) -> Result<(), DetectorErr
             }
         }
         let deadline = tokio::time::Instant::now() + settings.batch_wait;
-        while batch.len() < settings.max_batch {
-            match tokio::time::timeout_at(deadline, consumer.recv()).await {
-                Ok(Ok(m)) => batch.push((m.partition(), m.offset(), decode(&flow_codec, &m))),
-                Ok(Err(e)) => {
-                    warn!(error = %e, "Consumer error.");
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
+        fill_batch(
+            &consumer,
+            &flow_codec,
+            &mut batch,
+            settings.max_batch,
+            deadline,
+        )
+        .await;
         if let Err(e) = rebalance(&mut events, &mut detector, &flows_topic, &ctx).await {
             break Err(e);
         }
@@ -248,9 +264,91 @@ async fn assign_unannounced<C: Consumer<RebalanceContext>>(
     Ok(())
 }
 
-fn decode(
+/// One consumed record: partition, offset and the decoded flow.
+fn polled(codec: &FlowCodec, message: &impl Message) -> Polled {
+    (
+        message.partition(),
+        message.offset(),
+        codec.decode(message.payload().unwrap_or_default()),
+    )
+}
+
+/// Adds records to `batch` until it holds `max` or `deadline` passes. Records the client
+/// has already fetched are taken without a timer (the common case under load); only an
+/// empty queue waits, at most until `deadline`.
+async fn fill_batch<C: ConsumerContext + 'static>(
+    consumer: &StreamConsumer<C>,
     codec: &FlowCodec,
-    message: &impl Message,
-) -> Result<relbot_flow::FlowRecord, relbot_codec::CodecError> {
-    codec.decode(message.payload().unwrap_or_default())
+    batch: &mut Vec<Polled>,
+    max: usize,
+    deadline: tokio::time::Instant,
+) {
+    let mut stream = consumer.stream();
+    while batch.len() < max {
+        let next = match stream.next().now_or_never() {
+            Some(next) => next,
+            None => match tokio::time::timeout_at(deadline, stream.next()).await {
+                Ok(next) => next,
+                Err(_) => break,
+            },
+        };
+        match next {
+            Some(Ok(m)) => batch.push(polled(codec, &m)),
+            Some(Err(e)) => {
+                warn!(error = %e, "Consumer error.");
+                break;
+            }
+            None => break,
+        }
+    }
+}
+
+/// Sets the `consumer_lag` gauge of every owned partition: its high watermark (asked of
+/// the broker by `watermarks`, a client of its own, off the async threads) minus the
+/// consumer's position. Partitions not fetched yet (no position) are not reported.
+async fn report_lag<C: Consumer<RebalanceContext>>(
+    consumer: &C,
+    watermarks: &Arc<StreamConsumer<ClientLog>>,
+    topic: &str,
+    detector: &Detector,
+) {
+    let owned = detector.partitions();
+    if owned.is_empty() {
+        return;
+    }
+    let highs: Vec<(i32, i64)> = {
+        let (client, topic, owned) = (Arc::clone(watermarks), topic.to_owned(), owned.clone());
+        let fetched = tokio::task::spawn_blocking(move || {
+            owned
+                .into_iter()
+                .filter_map(|p| {
+                    let (_, high) = client
+                        .fetch_watermarks(&topic, p, Duration::from_secs(2))
+                        .ok()?;
+                    Some((p, high))
+                })
+                .collect()
+        })
+        .await;
+        match fetched {
+            Ok(highs) => highs,
+            Err(_) => return,
+        }
+    };
+    // Not held across an await: a partition list is not `Send`.
+    let positions: Vec<(i32, i64)> = match consumer.position() {
+        Ok(list) => list
+            .elements_for_topic(topic)
+            .iter()
+            .filter_map(|e| e.offset().to_raw().map(|o| (e.partition(), o)))
+            .collect(),
+        Err(_) => return,
+    };
+    for (p, high) in highs {
+        if let Some((_, pos)) = positions.iter().find(|(q, _)| *q == p) {
+            if *pos >= 0 && high >= 0 && detector.owns(p) {
+                detector.metrics.lag(p, (high - pos).max(0));
+            }
+        }
+    }
 }

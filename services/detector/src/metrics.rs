@@ -24,6 +24,13 @@ pub struct EvictionLabel {
     pub kind: &'static str,
 }
 
+/// Label of per-partition gauges (bounded by the topic's partition count).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartitionLabel {
+    /// Partition of the flows topic.
+    pub partition: i32,
+}
+
 /// Every metric of the detector.
 #[derive(Debug, Clone)]
 pub struct DetectorMetrics {
@@ -41,6 +48,7 @@ pub struct DetectorMetrics {
     partitions: Gauge,
     restored_hosts: Counter,
     restore_seconds: Histogram,
+    lag: Family<PartitionLabel, Gauge>,
 }
 
 impl DetectorMetrics {
@@ -62,6 +70,7 @@ impl DetectorMetrics {
             restored_hosts: Counter::default(),
             // 1 ms .. ~9 min
             restore_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 20)),
+            lag: Family::default(),
         };
         metrics.register(|r| {
             r.register(
@@ -126,6 +135,12 @@ impl DetectorMetrics {
                 "Time to restore one partition from the changelog",
                 this.restore_seconds.clone(),
             );
+            r.register(
+                "consumer_lag",
+                "Records of the flows topic not yet consumed, per owned partition (high \
+                 watermark minus position, refreshed every `detector.lag_interval`)",
+                this.lag.clone(),
+            );
         });
         this
     }
@@ -135,9 +150,11 @@ impl DetectorMetrics {
         self.consumed.inc_by(n);
     }
 
-    /// One flow had `outcome`.
-    pub fn flow(&self, outcome: &'static str) {
-        self.flows.get_or_create(&OutcomeLabel { outcome }).inc();
+    /// `n` flows had `outcome`.
+    pub fn flows(&self, outcome: &'static str, n: u64) {
+        self.flows
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc_by(n);
     }
 
     /// `n` detections were delivered.
@@ -159,6 +176,18 @@ impl DetectorMetrics {
     pub fn restored(&self, hosts: u64, seconds: f64) {
         self.restored_hosts.inc_by(hosts);
         self.restore_seconds.observe(seconds);
+    }
+
+    /// The consumer lag of `partition`, records.
+    pub fn lag(&self, partition: i32, records: i64) {
+        self.lag
+            .get_or_create(&PartitionLabel { partition })
+            .set(records);
+    }
+
+    /// `partition` is no longer owned: its lag is no longer reported.
+    pub fn forget_partition(&self, partition: i32) {
+        self.lag.remove(&PartitionLabel { partition });
     }
 
     /// Adds what an engine did between two of its stats (counters only grow).

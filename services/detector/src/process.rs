@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use relbot_codec::{Detection, DetectionCodec};
 use relbot_engine::{
-    AllowFile, Engine, EngineConfig, EngineStats, FilterConfig, Ingest, PeerFilter,
+    AllowFile, ChangeSet, Engine, EngineConfig, EngineStats, FilterConfig, Ingest, PeerFilter,
 };
 use relbot_flow::FlowRecord;
 use relbot_kafka::rdkafka::producer::FutureRecord;
@@ -57,6 +57,8 @@ pub struct Detector {
     pub max_future_skew: Duration,
     /// See `detector.idle_flush`; zero: never.
     pub idle_flush: Duration,
+    /// See `detector.parallelism`: threads that ingest and evaluate partitions (≥ 1).
+    pub parallelism: usize,
     owned: HashMap<i32, Owned>,
     /// False-positive control given to every engine.
     filter: PeerFilter,
@@ -94,6 +96,7 @@ impl Detector {
         metrics: DetectorMetrics,
         max_future_skew: Duration,
         idle_flush: Duration,
+        parallelism: usize,
     ) -> Self {
         Self {
             engine_config,
@@ -106,6 +109,7 @@ impl Detector {
             metrics,
             max_future_skew,
             idle_flush,
+            parallelism,
             owned: HashMap::new(),
             filter: PeerFilter::off(),
             allow_file: None,
@@ -145,6 +149,13 @@ impl Detector {
         }
     }
 
+    /// The partitions owned, ascending.
+    pub fn partitions(&self) -> Vec<i32> {
+        let mut v: Vec<i32> = self.owned.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
     /// True when `partition` is restored and owned.
     pub fn owns(&self, partition: i32) -> bool {
         self.owned.contains_key(&partition)
@@ -180,6 +191,7 @@ impl Detector {
     /// where a revocation happens), so the next owner restores exactly this state.
     pub fn revoke(&mut self, partitions: impl IntoIterator<Item = i32>) {
         for p in partitions {
+            self.metrics.forget_partition(p);
             if self.owned.remove(&p).is_some() {
                 info!(partition = p, "Partition state dropped.");
             }
@@ -190,6 +202,9 @@ impl Detector {
     /// Ingests a poll batch, evaluates, delivers detections and changelog records; returns
     /// the highest offset per partition to store. Records of partitions not owned are
     /// skipped (not stored: their next owner reads them).
+    ///
+    /// The partitions of the batch are independent engines: they ingest and evaluate on up
+    /// to `parallelism` threads; delivery is serial, in partition order.
     pub async fn process(
         &mut self,
         batch: Vec<Polled>,
@@ -197,40 +212,37 @@ impl Detector {
         let horizon_ms = now_ms()
             .saturating_add(i64::try_from(self.max_future_skew.as_millis()).unwrap_or(i64::MAX));
         self.metrics.consumed(batch.len() as u64);
-        let mut store: BTreeMap<i32, i64> = BTreeMap::new();
-        for (partition, offset, flow) in batch {
-            let Some(owned) = self.owned.get_mut(&partition) else {
-                self.metrics.flow("revoked");
-                continue;
-            };
-            store.insert(partition, offset);
-            owned.last_input = Instant::now();
-            let flow = match flow {
-                Ok(flow) => flow,
-                Err(e) => {
-                    debug!(partition, offset, error = %e, "Undecodable flow skipped.");
-                    self.metrics.flow("undecodable");
-                    continue;
-                }
-            };
-            if flow.start_ms > horizon_ms {
-                self.metrics.flow("future");
-                continue;
+        let mut groups = group_by_partition(batch);
+        let mut outcomes = Outcomes::default();
+        let now = Instant::now();
+        let mut work: Vec<Work<'_>> = Vec::with_capacity(groups.len());
+        for (p, owned) in self.owned.iter_mut() {
+            if let Some(i) = groups.iter().position(|(q, _)| q == p) {
+                let (_, records) = groups.swap_remove(i);
+                owned.last_input = now;
+                work.push((*p, owned, records));
             }
-            owned.unflushed = true;
-            let outcome = owned
-                .engine
-                .ingest_at(&flow, u64::try_from(offset).unwrap_or_default());
-            self.metrics.flow(match outcome {
-                Ingest::Accepted => "accepted",
-                Ingest::Filtered => "filtered",
-                Ingest::Late => "late",
-                Ingest::Duplicate => "duplicate",
-                Ingest::PeerCapped => "peer_capped",
-            });
         }
-        let partitions: Vec<i32> = store.keys().copied().collect();
-        self.evaluate(&partitions, false).await?;
+        for (_, records) in &groups {
+            outcomes.add(Outcome::Revoked, records.len() as u64);
+        }
+        let parallelism = self.parallelism.max(1);
+        let results = run_partitions(work, parallelism, |p, owned, records| {
+            ingest_partition(p, owned, records, horizon_ms)
+        });
+        let mut store: BTreeMap<i32, i64> = BTreeMap::new();
+        let mut evaluated = Vec::with_capacity(results.len());
+        for r in results {
+            outcomes.merge(&r.outcomes);
+            if let Some(offset) = r.last_offset {
+                store.insert(r.partition, offset);
+            }
+            self.metrics.engine_delta(&r.seen_before, &r.seen_after);
+            evaluated.push((r.partition, r.detections, r.changes));
+        }
+        outcomes.record(&self.metrics);
+        evaluated.sort_by_key(|e| e.0);
+        self.deliver(evaluated).await?;
         Ok(store)
     }
 
@@ -256,39 +268,50 @@ impl Detector {
     /// and waits until every one is acknowledged.
     async fn evaluate(&mut self, partitions: &[i32], flush: bool) -> Result<(), DetectorError> {
         self.reload_filter();
-        let mut detections: Vec<Detection> = Vec::new();
-        let mut changes = Vec::new();
+        let mut evaluated = Vec::new();
         for p in partitions {
             let Some(owned) = self.owned.get_mut(p) else {
                 continue;
             };
-            if flush {
-                detections.extend(owned.engine.flush());
+            let detections = if flush {
                 owned.unflushed = false;
                 self.metrics.flushed();
+                owned.engine.flush()
             } else {
-                detections.extend(owned.engine.advance());
-            }
-            changes.push((*p, owned.engine.take_changed()));
+                owned.engine.advance()
+            };
+            let changes = owned.engine.take_changed();
             let stats = owned.engine.stats();
             self.metrics.engine_delta(&owned.seen, &stats);
             owned.seen = stats;
+            evaluated.push((*p, detections, changes));
         }
+        self.deliver(evaluated).await
+    }
+
+    /// Delivers detections, then each partition's changelog records, and waits until every
+    /// one is acknowledged.
+    async fn deliver(
+        &mut self,
+        mut evaluated: Vec<(i32, Vec<Detection>, ChangeSet)>,
+    ) -> Result<(), DetectorError> {
         let emitted_at = now_ms();
         let mut pending: Vec<PendingDelivery> = Vec::new();
         let mut payload = Vec::new();
-        for d in &mut detections {
-            d.emitted_at_ms = emitted_at;
-            payload.clear();
-            self.codec.encode(d, &mut payload)?;
-            let key = d.host.to_string();
-            let record = FutureRecord::to(&self.detections_topic)
-                .key(&key)
-                .payload(&payload);
-            pending.push(enqueue_with_backpressure(&self.producer, record, &self.stats).await?);
+        for (_, detections, _) in &mut evaluated {
+            for d in detections.iter_mut() {
+                d.emitted_at_ms = emitted_at;
+                payload.clear();
+                self.codec.encode(d, &mut payload)?;
+                let key = d.host.to_string();
+                let record = FutureRecord::to(&self.detections_topic)
+                    .key(&key)
+                    .payload(&payload);
+                pending.push(enqueue_with_backpressure(&self.producer, record, &self.stats).await?);
+            }
         }
         let n_detections = pending.len();
-        for (p, change) in &changes {
+        for (p, _, change) in &evaluated {
             self.changelog
                 .enqueue(&self.producer, &self.stats, *p, change, &mut pending)
                 .await?;
@@ -314,3 +337,202 @@ impl Detector {
         self.metrics.state(self.owned.len(), &totals);
     }
 }
+
+/// What happened to a consumed record (the `outcome` label of `flows_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Accepted,
+    Filtered,
+    Late,
+    Duplicate,
+    PeerCapped,
+    Future,
+    Undecodable,
+    Revoked,
+}
+
+impl Outcome {
+    const ALL: [Outcome; 8] = [
+        Outcome::Accepted,
+        Outcome::Filtered,
+        Outcome::Late,
+        Outcome::Duplicate,
+        Outcome::PeerCapped,
+        Outcome::Future,
+        Outcome::Undecodable,
+        Outcome::Revoked,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Filtered => "filtered",
+            Outcome::Late => "late",
+            Outcome::Duplicate => "duplicate",
+            Outcome::PeerCapped => "peer_capped",
+            Outcome::Future => "future",
+            Outcome::Undecodable => "undecodable",
+            Outcome::Revoked => "revoked",
+        }
+    }
+}
+
+impl From<Ingest> for Outcome {
+    fn from(i: Ingest) -> Self {
+        match i {
+            Ingest::Accepted => Outcome::Accepted,
+            Ingest::Filtered => Outcome::Filtered,
+            Ingest::Late => Outcome::Late,
+            Ingest::Duplicate => Outcome::Duplicate,
+            Ingest::PeerCapped => Outcome::PeerCapped,
+        }
+    }
+}
+
+/// Outcome counts of a batch, added to the metrics once per batch rather than per record.
+#[derive(Debug, Default, Clone, Copy)]
+struct Outcomes([u64; 8]);
+
+impl Outcomes {
+    fn add(&mut self, o: Outcome, n: u64) {
+        self.0[o as usize] += n;
+    }
+
+    fn merge(&mut self, other: &Outcomes) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a += b;
+        }
+    }
+
+    fn record(&self, metrics: &DetectorMetrics) {
+        for o in Outcome::ALL {
+            let n = self.0[o as usize];
+            if n > 0 {
+                metrics.flows(o.label(), n);
+            }
+        }
+    }
+}
+
+/// One partition's share of a batch, processed.
+struct PartitionResult {
+    partition: i32,
+    last_offset: Option<i64>,
+    outcomes: Outcomes,
+    detections: Vec<Detection>,
+    changes: ChangeSet,
+    seen_before: EngineStats,
+    seen_after: EngineStats,
+}
+
+/// Splits a batch by partition, each partition's records in their order.
+fn group_by_partition(batch: Vec<Polled>) -> Vec<(i32, Vec<Polled>)> {
+    let mut groups: Vec<(i32, Vec<Polled>)> = Vec::new();
+    let mut last: Option<usize> = None;
+    for record in batch {
+        let p = record.0;
+        let i = match last.filter(|&i| groups[i].0 == p) {
+            Some(i) => i,
+            None => match groups.iter().position(|(q, _)| *q == p) {
+                Some(i) => i,
+                None => {
+                    groups.push((p, Vec::new()));
+                    groups.len() - 1
+                }
+            },
+        };
+        groups[i].1.push(record);
+        last = Some(i);
+    }
+    groups
+}
+
+/// Ingests one partition's records into its engine and advances it.
+fn ingest_partition(
+    partition: i32,
+    owned: &mut Owned,
+    records: Vec<Polled>,
+    horizon_ms: i64,
+) -> PartitionResult {
+    let mut outcomes = Outcomes::default();
+    let mut last_offset = None;
+    for (_, offset, flow) in records {
+        last_offset = Some(offset);
+        let flow = match flow {
+            Ok(flow) => flow,
+            Err(e) => {
+                debug!(partition, offset, error = %e, "Undecodable flow skipped.");
+                outcomes.add(Outcome::Undecodable, 1);
+                continue;
+            }
+        };
+        if flow.start_ms > horizon_ms {
+            outcomes.add(Outcome::Future, 1);
+            continue;
+        }
+        owned.unflushed = true;
+        let outcome = owned
+            .engine
+            .ingest_at(&flow, u64::try_from(offset).unwrap_or_default());
+        outcomes.add(outcome.into(), 1);
+    }
+    let detections = owned.engine.advance();
+    let changes = owned.engine.take_changed();
+    let seen_before = owned.seen;
+    owned.seen = owned.engine.stats();
+    PartitionResult {
+        partition,
+        last_offset,
+        outcomes,
+        detections,
+        changes,
+        seen_before,
+        seen_after: owned.seen,
+    }
+}
+
+/// One partition's engine and its records of a batch.
+type Work<'a> = (i32, &'a mut Owned, Vec<Polled>);
+
+/// Runs `f` over `work` on up to `parallelism` threads (this one included), splitting the
+/// partitions into groups of about equal record counts; results in no particular order.
+fn run_partitions<'a, F>(mut work: Vec<Work<'a>>, parallelism: usize, f: F) -> Vec<PartitionResult>
+where
+    F: Fn(i32, &mut Owned, Vec<Polled>) -> PartitionResult + Sync,
+{
+    let records: usize = work.iter().map(|w| w.2.len()).sum();
+    let threads = parallelism.min(work.len());
+    if threads <= 1 || records < MIN_PARALLEL_RECORDS {
+        return work.into_iter().map(|(p, o, r)| f(p, o, r)).collect();
+    }
+    // Largest first onto the least loaded group.
+    work.sort_by_key(|w| std::cmp::Reverse(w.2.len()));
+    let mut groups: Vec<(usize, Vec<Work<'a>>)> = (0..threads).map(|_| (0, Vec::new())).collect();
+    for w in work {
+        if let Some(g) = groups.iter_mut().min_by_key(|g| g.0) {
+            g.0 += w.2.len();
+            g.1.push(w);
+        }
+    }
+    let f = &f;
+    let run = move |group: Vec<Work<'a>>| -> Vec<PartitionResult> {
+        group.into_iter().map(|(p, o, r)| f(p, o, r)).collect()
+    };
+    let mut groups = groups.into_iter().map(|g| g.1);
+    let mine = groups.next().unwrap_or_default();
+    std::thread::scope(|scope| {
+        let others: Vec<_> = groups.map(|g| scope.spawn(move || run(g))).collect();
+        let mut out = run(mine);
+        for h in others {
+            match h.join() {
+                Ok(results) => out.extend(results),
+                // A panic in an engine is a bug; re-raise it where it can be seen.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
+/// Below this many records in a batch, threads cost more than they save.
+const MIN_PARALLEL_RECORDS: usize = 2_000;
