@@ -14,11 +14,11 @@
 mod common;
 
 use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use common::{assert_same, nfdump, relay, tool, Flow, Nfcapd, Quirks};
+use common::{assert_same, nfdump, relay, restamped_pcap, tool, Flow, Nfcapd, Quirks};
 use relbot_e2e::ingest::{free_udp_port, read_flows, toml, IngestProcess};
 use relbot_e2e::reporter::free_port;
 use relbot_kafka::testing::{unique_name, TestBroker};
@@ -48,28 +48,6 @@ fn fixture(path: &str) -> PathBuf {
         .join(path)
 }
 
-/// `flows.pcap` with its packets moved to start `ahead_s` seconds from now.
-fn restamped_pcap(dir: &Path, ahead_s: u32) -> PathBuf {
-    let mut pcap = std::fs::read(fixture("nfdump/flows.pcap")).unwrap();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as u32;
-    let mut at = 24;
-    let mut first = None;
-    while at + 16 <= pcap.len() {
-        let sec = u32::from_le_bytes(pcap[at..at + 4].try_into().unwrap());
-        let first = *first.get_or_insert(sec);
-        let new = now + ahead_s + (sec - first);
-        pcap[at..at + 4].copy_from_slice(&new.to_le_bytes());
-        let captured = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
-        at += 16 + captured;
-    }
-    let path = dir.join("flows.pcap");
-    std::fs::write(&path, pcap).unwrap();
-    path
-}
-
 /// The exporter whose stream is compared.
 enum Exporter {
     Softflowd(Vec<&'static str>),
@@ -85,7 +63,7 @@ fn export(t: &Tools, exporter: &Exporter, nfcapd_port: u16, ingest_udp: u16) -> 
     let ctl = work.path().join("softflowd.ctl");
     let mut child = match exporter {
         Exporter::Softflowd(args) => {
-            let pcap = restamped_pcap(work.path(), 30);
+            let pcap = restamped_pcap(&fixture("nfdump/flows.pcap"), work.path(), 30);
             Command::new(&t.softflowd)
                 .arg("-D")
                 .args(["-r", pcap.to_str().unwrap()])

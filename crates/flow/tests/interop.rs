@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{assert_same, nfdump, relay, tool, Flow, Nfcapd, Quirks};
+use common::{assert_same, nfdump, relay, restamped_pcap, tool, Flow, Nfcapd, Quirks};
 use relbot_flow::netflow::{Collector, CollectorConfig};
 use relbot_flow::{nfcapd, FlowRecord};
 
@@ -49,29 +49,6 @@ fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(path)
-}
-
-/// `flows.pcap` with its packets moved to start `ahead_s` seconds from now (classic pcap,
-/// little-endian: 24-byte file header, then 16-byte record headers).
-fn restamped_pcap(dir: &Path, ahead_s: u32) -> PathBuf {
-    let mut pcap = std::fs::read(fixture("nfdump/flows.pcap")).unwrap();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as u32;
-    let mut at = 24;
-    let mut first = None;
-    while at + 16 <= pcap.len() {
-        let sec = u32::from_le_bytes(pcap[at..at + 4].try_into().unwrap());
-        let first = *first.get_or_insert(sec);
-        let new = now + ahead_s + (sec - first);
-        pcap[at..at + 4].copy_from_slice(&new.to_le_bytes());
-        let captured = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
-        at += 16 + captured;
-    }
-    let path = dir.join("flows.pcap");
-    std::fs::write(&path, pcap).unwrap();
-    path
 }
 
 /// Decodes datagrams as the ingest service will: one collector, each datagram with its source.
@@ -153,7 +130,7 @@ fn check_export(t: &Tools, pcap: &Path, args: &[&str], quirks: Quirks) {
 fn softflowd_v5() {
     let Some(t) = tools() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let pcap = restamped_pcap(dir.path(), 30);
+    let pcap = restamped_pcap(&fixture("nfdump/flows.pcap"), dir.path(), 30);
     // v5 carries IPv4 only: 4 of the 7 flows.
     let collector = Nfcapd::start(&t.nfcapd, &[]);
     let datagrams = softflowd(&t, &pcap, &["-v", "5"], &[&collector]);
@@ -172,7 +149,7 @@ fn softflowd_v5() {
 fn softflowd_v9() {
     let Some(t) = tools() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let pcap = restamped_pcap(dir.path(), 30);
+    let pcap = restamped_pcap(&fixture("nfdump/flows.pcap"), dir.path(), 30);
     let quirks = Quirks {
         icmp6_type_code_lost: true,
         ..Quirks::default()
@@ -184,7 +161,7 @@ fn softflowd_v9() {
 fn softflowd_ipfix_relative_and_absolute_times() {
     let Some(t) = tools() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let pcap = restamped_pcap(dir.path(), 30);
+    let pcap = restamped_pcap(&fixture("nfdump/flows.pcap"), dir.path(), 30);
     let relative = Quirks {
         swapped_times: true,
         ..Quirks::default()
@@ -248,7 +225,7 @@ fn nfreplay_v9() {
 fn nfcapd_files_in_every_compression() {
     let Some(t) = tools() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let pcap = restamped_pcap(dir.path(), 30);
+    let pcap = restamped_pcap(&fixture("nfdump/flows.pcap"), dir.path(), 30);
     let collectors: Vec<(&str, Nfcapd)> =
         [("none", ""), ("lzo", "-z"), ("lz4", "-y"), ("bz2", "-j")]
             .into_iter()

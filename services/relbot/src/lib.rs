@@ -26,19 +26,34 @@ use cli::AnalyzeArgs;
 use config::AnalyzeConfig;
 use error::AnalyzeError;
 
+/// The configuration file (or the defaults) with the command line's `--algorithm` and
+/// `--seed-config` applied.
+fn load_config(
+    path: Option<&std::path::Path>,
+    algorithm: Option<config::Algorithm>,
+    seed_config: Option<&std::path::Path>,
+) -> Result<AnalyzeConfig, AnalyzeError> {
+    let mut config = AnalyzeConfig::load(path)?;
+    if let Some(algorithm) = algorithm {
+        config.algorithm = algorithm;
+    }
+    if let Some(seed) = seed_config {
+        config.apply_seed_config(seed)?;
+    }
+    Ok(config)
+}
+
 /// Runs `relbot analyze` with `args`, writing results to `out` and diagnostics to `diag`.
 pub fn analyze_command(
     args: &AnalyzeArgs,
     out: &mut dyn Write,
     diag: &mut dyn Write,
 ) -> Result<(), AnalyzeError> {
-    let mut config = AnalyzeConfig::load(args.config.as_deref())?;
-    if let Some(algorithm) = args.algorithm {
-        config.algorithm = algorithm;
-    }
-    if let Some(seed) = &args.seed_config {
-        config.apply_seed_config(seed)?;
-    }
+    let config = load_config(
+        args.config.as_deref(),
+        args.algorithm,
+        args.seed_config.as_deref(),
+    )?;
     let report = match &args.report {
         Some(path) => {
             let config = report::ReportConfig::load(path)?;
@@ -81,13 +96,11 @@ pub fn explain_command(
     out: &mut dyn Write,
     diag: &mut dyn Write,
 ) -> Result<(), AnalyzeError> {
-    let mut config = AnalyzeConfig::load(args.config.as_deref())?;
-    if let Some(algorithm) = args.algorithm {
-        config.algorithm = algorithm;
-    }
-    if let Some(seed) = &args.seed_config {
-        config.apply_seed_config(seed)?;
-    }
+    let config = load_config(
+        args.config.as_deref(),
+        args.algorithm,
+        args.seed_config.as_deref(),
+    )?;
     let opts = AnalyzeOptions {
         inputs: args.inputs.clone(),
         format: args.input_format,

@@ -315,3 +315,27 @@ pub fn relay(
     }
     got
 }
+
+/// `pcap` (classic pcap, little-endian: 24-byte file header, then 16-byte record headers)
+/// written into `dir` with its packets moved to start `ahead_s` seconds from now: softflowd
+/// shifts the times of packets older than its start by 2^32 ms.
+pub fn restamped_pcap(pcap: &Path, dir: &Path, ahead_s: u32) -> PathBuf {
+    let mut pcap = std::fs::read(pcap).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as u32;
+    let mut at = 24;
+    let mut first = None;
+    while at + 16 <= pcap.len() {
+        let sec = u32::from_le_bytes(pcap[at..at + 4].try_into().unwrap());
+        let first = *first.get_or_insert(sec);
+        let new = now + ahead_s + (sec - first);
+        pcap[at..at + 4].copy_from_slice(&new.to_le_bytes());
+        let captured = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+        at += 16 + captured;
+    }
+    let path = dir.join("flows.pcap");
+    std::fs::write(&path, pcap).unwrap();
+    path
+}
