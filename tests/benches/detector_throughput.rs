@@ -7,7 +7,9 @@
 //! `RELBOT_BENCH_LIBRDKAFKA` extra `[kafka.librdkafka]` lines separated by `;` (e.g.
 //! `"fetch.queue.backoff.ms" = "10"`), `RELBOT_BENCH_HOURS` the event-time span of the flows (default 24: evaluation-heavy,
 //! about one host evaluation per flow; 1: evaluations amortised over more flows, closer to
-//! a live network's rates).
+//! a live network's rates), `RELBOT_BENCH_ALGORITHM` the algorithm (default `beacon`, the
+//! product's default; `classic` for the original check), with the product's `[filter]`
+//! (prevalence on) unless `RELBOT_BENCH_PREVALENCE=off`.
 //!
 //! The workload is `relbot simulate`'s (24 h, heavy-tailed background to popular servers and
 //! random addresses, 2 % bots), keyed by initiator like relbot-ingest produces it. It is
@@ -124,6 +126,21 @@ async fn main() -> anyhow::Result<()> {
             &format!("idle_flush = \"{}s\"", IDLE_FLUSH.as_secs()),
         )
         .replace("log_level = \"info\"", "log_level = \"warn\"")
+        .replace(
+            "prevalence_max_hosts = 4294967295\nprevalence_max_share = 1.0\n",
+            if std::env::var("RELBOT_BENCH_PREVALENCE").is_ok_and(|v| v == "off") {
+                "prevalence_max_hosts = 4294967295\nprevalence_max_share = 1.0\n"
+            } else {
+                ""
+            },
+        )
+        .replace(
+            "kind = \"classic\"",
+            &format!(
+                "kind = \"{}\"",
+                std::env::var("RELBOT_BENCH_ALGORITHM").unwrap_or_else(|_| "beacon".to_owned())
+            ),
+        )
         // Extra librdkafka settings to try (TOML lines), e.g. fetch tuning.
         .replace(
             "[kafka.librdkafka]\n",

@@ -9,12 +9,19 @@ use crate::result::{Finding, HostResult};
 use crate::EmitRule;
 
 /// Whether a new finding is emitted, given the finding of the last detection (if any).
-pub(crate) fn should_emit(rule: EmitRule, new: &Finding, emitted: Option<&Finding>) -> bool {
+/// `algorithm` says when two reported periods are one ([`Algorithm::same_period`]).
+pub(crate) fn should_emit(
+    rule: EmitRule,
+    algorithm: &Algorithm,
+    new: &Finding,
+    emitted: Option<&Finding>,
+) -> bool {
+    let same = |a, b| algorithm.same_period(a, b);
     match rule {
-        EmitRule::Escalation => new.escalates(emitted),
+        EmitRule::Escalation => new.escalates(emitted, &same),
         EmitRule::AnyChange => match emitted {
             None => new.is_flagged(),
-            Some(old) => !new.same_peers(old),
+            Some(old) => !new.same_peers(old, &same),
         },
     }
 }

@@ -354,7 +354,12 @@ impl Engine {
         s.evictions.pairs_sparse += o.pairs_sparse;
         s.evictions.times_sparse += o.times_sparse;
 
-        if detection::should_emit(self.config.emit, &o.finding, o.memo.emitted.as_ref()) {
+        if detection::should_emit(
+            self.config.emit,
+            &self.algorithm,
+            &o.finding,
+            o.memo.emitted.as_ref(),
+        ) {
             out.push(detection::build(addr, &o.finding, &self.label));
             s.detections += 1;
             o.memo.emitted = o.finding.is_flagged().then(|| o.finding.clone());

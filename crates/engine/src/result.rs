@@ -105,15 +105,17 @@ impl Finding {
         self.periods.iter().any(|p| !p.peers.is_empty())
     }
 
-    fn period(&self, period_ms: u64) -> Option<&PeriodFinding> {
-        self.periods.iter().find(|p| p.period_ms == period_ms)
+    fn period(&self, period_ms: u64, same: &dyn Fn(u64, u64) -> bool) -> Option<&PeriodFinding> {
+        self.periods.iter().find(|p| same(p.period_ms, period_ms))
     }
 
     /// Whether `self` has, for some period, a higher count or a peer that `old` did not
-    /// list (the [`EmitRule::Escalation`](crate::EmitRule::Escalation) test).
-    pub(crate) fn escalates(&self, old: Option<&Finding>) -> bool {
+    /// list (the [`EmitRule::Escalation`](crate::EmitRule::Escalation) test). `same` tells
+    /// whether two periods are one ([`Algorithm::same_period`](relbot_periodicity::Algorithm::same_period)):
+    /// an estimated period that moved within its tolerance is not a new period.
+    pub(crate) fn escalates(&self, old: Option<&Finding>, same: &dyn Fn(u64, u64) -> bool) -> bool {
         self.periods.iter().any(|p| {
-            let before = old.and_then(|o| o.period(p.period_ms));
+            let before = old.and_then(|o| o.period(p.period_ms, same));
             match before {
                 None => !p.peers.is_empty(),
                 Some(b) => {
@@ -128,10 +130,10 @@ impl Finding {
 
     /// Whether `self` and `other` report the same periods with the same peers (flow counts,
     /// confidences and windows aside).
-    pub(crate) fn same_peers(&self, other: &Finding) -> bool {
+    pub(crate) fn same_peers(&self, other: &Finding, same: &dyn Fn(u64, u64) -> bool) -> bool {
         self.periods.len() == other.periods.len()
             && self.periods.iter().zip(&other.periods).all(|(a, b)| {
-                a.period_ms == b.period_ms
+                same(a.period_ms, b.period_ms)
                     && a.peers.len() == b.peers.len()
                     && a.peers.iter().zip(&b.peers).all(|(x, y)| x.peer == y.peer)
             })
@@ -166,6 +168,7 @@ impl Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use relbot_periodicity::Algorithm;
 
     fn finding(periods: &[(u64, &[u8])]) -> Finding {
         Finding {
@@ -192,16 +195,36 @@ mod tests {
         }
     }
 
+    fn exact(a: u64, b: u64) -> bool {
+        a == b
+    }
+
     #[test]
     fn escalation_means_more_or_new_peers() {
         let old = finding(&[(10, &[1, 2]), (20, &[])]);
-        assert!(finding(&[(10, &[1, 2]), (20, &[])]).escalates(None));
-        assert!(!finding(&[(10, &[]), (20, &[])]).escalates(None));
-        assert!(!finding(&[(10, &[1, 2]), (20, &[])]).escalates(Some(&old)));
-        assert!(!finding(&[(10, &[1]), (20, &[])]).escalates(Some(&old)));
-        assert!(finding(&[(10, &[1, 3]), (20, &[])]).escalates(Some(&old)));
-        assert!(finding(&[(10, &[1]), (20, &[4])]).escalates(Some(&old)));
-        assert!(finding(&[(10, &[1, 2]), (20, &[])]).same_peers(&old));
-        assert!(!finding(&[(10, &[1]), (20, &[])]).same_peers(&old));
+        assert!(finding(&[(10, &[1, 2]), (20, &[])]).escalates(None, &exact));
+        assert!(!finding(&[(10, &[]), (20, &[])]).escalates(None, &exact));
+        assert!(!finding(&[(10, &[1, 2]), (20, &[])]).escalates(Some(&old), &exact));
+        assert!(!finding(&[(10, &[1]), (20, &[])]).escalates(Some(&old), &exact));
+        assert!(finding(&[(10, &[1, 3]), (20, &[])]).escalates(Some(&old), &exact));
+        assert!(finding(&[(10, &[1]), (20, &[4])]).escalates(Some(&old), &exact));
+        assert!(finding(&[(10, &[1, 2]), (20, &[])]).same_peers(&old, &exact));
+        assert!(!finding(&[(10, &[1]), (20, &[])]).same_peers(&old, &exact));
+    }
+
+    #[test]
+    fn an_estimated_period_that_moves_within_tolerance_is_no_escalation() {
+        let beacon = Algorithm::beacon(Default::default()).unwrap();
+        let same = |a, b| beacon.same_period(a, b);
+        let old = finding(&[(1_800_000, &[1, 2])]);
+        // The estimate moved by 4 s (within ±25 s): the same period, the same peers.
+        let moved = finding(&[(1_804_000, &[1, 2])]);
+        assert!(!moved.escalates(Some(&old), &same));
+        assert!(moved.same_peers(&old, &same));
+        // Without the tolerance it would look like a new period every evaluation.
+        assert!(moved.escalates(Some(&old), &exact));
+        // A new peer, or a period far from the old one, still escalates.
+        assert!(finding(&[(1_804_000, &[1, 2, 3])]).escalates(Some(&old), &same));
+        assert!(finding(&[(2_400_000, &[1])]).escalates(Some(&old), &same));
     }
 }

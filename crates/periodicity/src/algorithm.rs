@@ -254,6 +254,19 @@ impl Algorithm {
         }
     }
 
+    /// Whether two reported periods are the same period: equal for `classic` (its periods are
+    /// the configured candidates), within the tolerance of the shorter one for `beacon`,
+    /// whose estimates move a little from one evaluation to the next as contacts arrive.
+    pub fn same_period(&self, a_ms: u64, b_ms: u64) -> bool {
+        match self {
+            Self::Classic(_) => a_ms == b_ms,
+            Self::Beacon(b) => {
+                let shorter = a_ms.min(b_ms) as f64;
+                (a_ms.abs_diff(b_ms) as f64) <= b.tolerance_ms(shorter)
+            }
+        }
+    }
+
     /// Whether confidences carry information (so that detections list them per peer);
     /// classic's are always 1.0, so it does not.
     pub fn scores_peers(&self) -> bool {
