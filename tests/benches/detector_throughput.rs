@@ -207,18 +207,35 @@ async fn main() -> anyhow::Result<()> {
     // a replica taking the partitions over does.
     let config = load_config(dir.path(), "restore", &toml)?;
     let changelog = Changelog::new(&config.kafka, &topics.state, Duration::from_secs(30))?;
-    let started = Instant::now();
-    let (mut records, mut hosts, mut times, mut bytes) = (0i64, 0usize, 0u64, 0u64);
+    // All partitions in one pass, as a replica does since `restore_all`;
+    // `RELBOT_BENCH_RESTORE=serial` reads them one after another, as it did before.
+    let serial = std::env::var("RELBOT_BENCH_RESTORE").is_ok_and(|v| v == "serial");
+    let mut engines = Vec::new();
     for p in 0..partitions {
-        let mut engine = Engine::new(config.engine.engine_config()?, config.algorithm.build()?)?;
-        let restored = changelog.restore(p, &mut engine).await?;
-        records += restored.records;
-        hosts += restored.hosts;
-        let stats = engine.stats();
-        times += stats.retained_times;
-        bytes += stats.state_bytes;
+        engines.push((
+            p,
+            Engine::new(config.engine.engine_config()?, config.algorithm.build()?)?,
+        ));
+    }
+    let started = Instant::now();
+    let (mut records, mut hosts) = (0i64, 0usize);
+    let mut targets: Vec<(i32, &mut Engine)> = engines.iter_mut().map(|(p, e)| (*p, e)).collect();
+    let restored = if serial {
+        let mut all = Vec::new();
+        for (p, engine) in targets {
+            all.push(changelog.restore(p, engine).await?);
+        }
+        all
+    } else {
+        changelog.restore_all(&mut targets).await?
+    };
+    for r in &restored {
+        records += r.records;
+        hosts += r.hosts;
     }
     let secs = started.elapsed().as_secs_f64();
+    let times: u64 = engines.iter().map(|(_, e)| e.stats().retained_times).sum();
+    let bytes: u64 = engines.iter().map(|(_, e)| e.stats().state_bytes).sum();
     println!(
         "restore: {hosts} hosts, {times} flow times ({bytes} B of state, {:.1} B per flow \
          time) from {records} changelog records in {secs:.2} s = {:.2} s per million flow \

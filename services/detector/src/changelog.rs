@@ -39,6 +39,20 @@ impl std::fmt::Debug for Changelog {
 }
 
 /// What a restore found.
+/// One partition's read of the changelog in [`Changelog::restore_all`].
+struct PartitionRead {
+    /// Records in the partition (high − low watermark).
+    records: i64,
+    /// Offset of its last record.
+    last: i64,
+    /// Whether the last record was read (or there is none).
+    done: bool,
+    /// Each host's last state (`None`: a tombstone).
+    hosts: HashMap<IpAddr, Option<Vec<u8>>>,
+    /// The last clock record.
+    clock: Option<ClockState>,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Restored {
     /// Host states restored.
@@ -76,46 +90,83 @@ impl Changelog {
         partition: i32,
         engine: &mut Engine,
     ) -> Result<Restored, DetectorError> {
+        let mut engines = vec![(partition, engine)];
+        let mut restored = self.restore_all(&mut engines).await?;
+        restored.pop().ok_or_else(|| DetectorError::Restore {
+            topic: self.topic.clone(),
+            partition,
+            reason: "nothing restored".to_owned(),
+        })
+    }
+
+    /// Reads every partition of `engines` from its start to its end into its engine, all
+    /// partitions in one pass of one consumer (a replica taking over several partitions pays
+    /// the fetch start-up once, not once per partition): hosts first (last record per key
+    /// wins), then the clock. One [`Restored`] per partition, in the order given; `elapsed`
+    /// is the whole pass's.
+    pub async fn restore_all(
+        &self,
+        engines: &mut [(i32, &mut Engine)],
+    ) -> Result<Vec<Restored>, DetectorError> {
         let started = Instant::now();
-        let fail = |reason: String| DetectorError::Restore {
+        let fail = |partition: i32, reason: String| DetectorError::Restore {
             topic: self.topic.clone(),
             partition,
             reason,
         };
-        let (low, high) = {
+        // Per partition: the offsets to read, and what was read.
+        let mut reads: HashMap<i32, PartitionRead> = HashMap::new();
+        let mut tpl = TopicPartitionList::new();
+        for (partition, _) in engines.iter() {
+            let partition = *partition;
             let (reader, topic) = (Arc::clone(&self.reader), self.topic.clone());
-            tokio::task::spawn_blocking(move || {
+            let (low, high) = tokio::task::spawn_blocking(move || {
                 reader.fetch_watermarks(&topic, partition, Duration::from_secs(30))
             })
             .await
-            .map_err(|e| fail(e.to_string()))?
-            .map_err(|e| fail(format!("watermarks: {e}")))?
-        };
-        let mut hosts: HashMap<IpAddr, Option<Vec<u8>>> = HashMap::new();
-        let mut clock: Option<ClockState> = None;
-        if high > low {
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition_offset(&self.topic, partition, Offset::Beginning)
-                .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(partition, e.to_string()))?
+            .map_err(|e| fail(partition, format!("watermarks: {e}")))?;
+            if high > low {
+                tpl.add_partition_offset(&self.topic, partition, Offset::Beginning)
+                    .map_err(|e| fail(partition, e.to_string()))?;
+            }
+            reads.insert(
+                partition,
+                PartitionRead {
+                    records: high - low,
+                    last: high - 1,
+                    done: high <= low,
+                    hosts: HashMap::new(),
+                    clock: None,
+                },
+            );
+        }
+        if tpl.count() > 0 {
+            let first = engines.first().map_or(-1, |(p, _)| *p);
             self.reader
                 .assign(&tpl)
-                .map_err(|e| fail(format!("assign: {e}")))?;
-            loop {
+                .map_err(|e| fail(first, format!("assign: {e}")))?;
+            while reads.values().any(|r| !r.done) {
                 let message = tokio::time::timeout(self.timeout, self.reader.recv())
                     .await
-                    .map_err(|_| fail(format!("no record within {:?}", self.timeout)))?
-                    .map_err(|e| fail(e.to_string()))?;
-                let offset = message.offset();
+                    .map_err(|_| fail(first, format!("no record within {:?}", self.timeout)))?
+                    .map_err(|e| fail(first, e.to_string()))?;
+                let (partition, offset) = (message.partition(), message.offset());
+                let Some(read) = reads.get_mut(&partition) else {
+                    continue;
+                };
                 let payload = message.payload().filter(|p| !p.is_empty());
                 match message.key_view::<str>() {
                     Some(Ok(CLOCK_KEY)) => match payload.map(ClockState::decode) {
-                        Some(Ok(c)) => clock = Some(c),
-                        Some(Err(e)) => return Err(fail(format!("clock at offset {offset}: {e}"))),
-                        None => clock = None,
+                        Some(Ok(c)) => read.clock = Some(c),
+                        Some(Err(e)) => {
+                            return Err(fail(partition, format!("clock at offset {offset}: {e}")))
+                        }
+                        None => read.clock = None,
                     },
                     Some(Ok(key)) => match key.parse::<IpAddr>() {
                         Ok(host) => {
-                            hosts.insert(host, payload.map(<[u8]>::to_vec));
+                            read.hosts.insert(host, payload.map(<[u8]>::to_vec));
                         }
                         Err(_) => {
                             warn!(topic = %self.topic, partition, offset, "Changelog record with a foreign key skipped.")
@@ -125,33 +176,41 @@ impl Changelog {
                         warn!(topic = %self.topic, partition, offset, "Changelog record without a text key skipped.")
                     }
                 }
-                if offset >= high - 1 {
-                    break;
+                if offset >= read.last {
+                    read.done = true;
                 }
             }
             self.reader
                 .unassign()
-                .map_err(|e| fail(format!("unassign: {e}")))?;
-        }
-        let mut restored = 0;
-        for (host, state) in hosts {
-            if state.is_some() {
-                restored += 1;
-            }
-            engine
-                .restore(host, state.as_deref())
-                .map_err(|source| DetectorError::Engine { partition, source })?;
-        }
-        if let Some(clock) = &clock {
-            engine.restore_clock(clock);
+                .map_err(|e| fail(first, format!("unassign: {e}")))?;
         }
         let elapsed = started.elapsed();
-        info!(topic = %self.topic, partition, hosts = restored, records = high - low, elapsed_ms = elapsed.as_millis() as u64, "State restored.");
-        Ok(Restored {
-            hosts: restored,
-            records: high - low,
-            elapsed,
-        })
+        let mut out = Vec::with_capacity(engines.len());
+        for (partition, engine) in engines.iter_mut() {
+            let partition = *partition;
+            let Some(read) = reads.remove(&partition) else {
+                continue;
+            };
+            let mut restored = 0;
+            for (host, state) in read.hosts {
+                if state.is_some() {
+                    restored += 1;
+                }
+                engine
+                    .restore(host, state.as_deref())
+                    .map_err(|source| DetectorError::Engine { partition, source })?;
+            }
+            if let Some(clock) = &read.clock {
+                engine.restore_clock(clock);
+            }
+            info!(topic = %self.topic, partition, hosts = restored, records = read.records, elapsed_ms = elapsed.as_millis() as u64, "State restored.");
+            out.push(Restored {
+                hosts: restored,
+                records: read.records,
+                elapsed,
+            });
+        }
+        Ok(out)
     }
 
     /// Enqueues the records of `changes` for `partition`: hosts first, then the clock.

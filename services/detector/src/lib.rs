@@ -77,9 +77,12 @@ async fn rebalance(
         match event {
             RebalanceEvent::Assigned(partitions) => {
                 ctx.ready.set_not_ready();
-                for p in partitions.iter().filter(|p| p.topic == flows_topic) {
-                    detector.assign(p.partition).await?;
-                }
+                let ours: Vec<i32> = partitions
+                    .iter()
+                    .filter(|p| p.topic == flows_topic)
+                    .map(|p| p.partition)
+                    .collect();
+                detector.assign(&ours).await?;
                 ctx.ready.set_ready();
             }
             RebalanceEvent::Revoked(partitions) => detector.revoke(
@@ -256,12 +259,11 @@ async fn assign_unannounced<C: Consumer<RebalanceContext>>(
             .collect(),
         Err(_) => return Ok(()),
     };
-    for p in missing {
-        if assigned.contains(&p) {
-            detector.assign(p).await?;
-        }
-    }
-    Ok(())
+    let missing: Vec<i32> = missing
+        .into_iter()
+        .filter(|p| assigned.contains(p))
+        .collect();
+    detector.assign(&missing).await
 }
 
 /// One consumed record: partition, offset and the decoded flow.

@@ -161,27 +161,40 @@ impl Detector {
         self.owned.contains_key(&partition)
     }
 
-    /// Restores `partition` from the changelog and takes it over.
-    pub async fn assign(&mut self, partition: i32) -> Result<(), DetectorError> {
-        if self.owns(partition) {
+    /// Takes `partitions` over: a fresh engine each, restored from the changelog in one pass
+    /// before any of their flows is processed. Partitions already owned are left alone.
+    pub async fn assign(&mut self, partitions: &[i32]) -> Result<(), DetectorError> {
+        let mut fresh = Vec::new();
+        for &partition in partitions {
+            if self.owns(partition) || fresh.iter().any(|(p, _)| *p == partition) {
+                continue;
+            }
+            let mut engine = Engine::new(self.engine_config.clone(), self.algorithm.clone())
+                .map_err(|source| DetectorError::Engine { partition, source })?;
+            engine.set_filter(self.filter.clone());
+            fresh.push((partition, engine));
+        }
+        if fresh.is_empty() {
             return Ok(());
         }
-        let mut engine = Engine::new(self.engine_config.clone(), self.algorithm.clone())
-            .map_err(|source| DetectorError::Engine { partition, source })?;
-        engine.set_filter(self.filter.clone());
-        let restored = self.changelog.restore(partition, &mut engine).await?;
-        self.metrics
-            .restored(restored.hosts as u64, restored.elapsed.as_secs_f64());
-        let seen = engine.stats();
-        self.owned.insert(
-            partition,
-            Owned {
-                engine,
-                seen,
-                last_input: Instant::now(),
-                unflushed: false,
-            },
-        );
+        let mut targets: Vec<(i32, &mut Engine)> = fresh.iter_mut().map(|(p, e)| (*p, e)).collect();
+        let restored = self.changelog.restore_all(&mut targets).await?;
+        for r in &restored {
+            self.metrics
+                .restored(r.hosts as u64, r.elapsed.as_secs_f64());
+        }
+        for (partition, engine) in fresh {
+            let seen = engine.stats();
+            self.owned.insert(
+                partition,
+                Owned {
+                    engine,
+                    seen,
+                    last_input: Instant::now(),
+                    unflushed: false,
+                },
+            );
+        }
         self.update_gauges();
         Ok(())
     }
