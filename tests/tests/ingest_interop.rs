@@ -18,29 +18,10 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{assert_same, nfdump, relay, restamped_pcap, tool, Flow, Nfcapd, Quirks};
+use common::{assert_same, nfdump, relay, restamped_pcap, tools, Flow, Nfcapd, Quirks, Tools};
 use relbot_e2e::ingest::{free_udp_port, read_flows, toml, IngestProcess};
 use relbot_e2e::reporter::free_port;
 use relbot_kafka::testing::{unique_name, TestBroker};
-
-#[derive(Clone)]
-struct Tools {
-    nfcapd: PathBuf,
-    nfdump: PathBuf,
-    nfreplay: PathBuf,
-    softflowd: PathBuf,
-    softflowctl: PathBuf,
-}
-
-fn tools() -> Option<Tools> {
-    Some(Tools {
-        nfcapd: tool("nfcapd")?,
-        nfdump: tool("nfdump")?,
-        nfreplay: tool("nfreplay")?,
-        softflowd: tool("softflowd")?,
-        softflowctl: tool("softflowctl")?,
-    })
-}
 
 fn fixture(path: &str) -> PathBuf {
     relbot_e2e::repo_root()

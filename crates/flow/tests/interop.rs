@@ -23,27 +23,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{assert_same, nfdump, relay, restamped_pcap, tool, Flow, Nfcapd, Quirks};
+use common::{assert_same, nfdump, relay, restamped_pcap, tools, Flow, Nfcapd, Quirks, Tools};
 use relbot_flow::netflow::{Collector, CollectorConfig};
 use relbot_flow::{nfcapd, FlowRecord};
-
-struct Tools {
-    nfcapd: PathBuf,
-    nfdump: PathBuf,
-    nfreplay: PathBuf,
-    softflowd: PathBuf,
-    softflowctl: PathBuf,
-}
-
-fn tools() -> Option<Tools> {
-    Some(Tools {
-        nfcapd: tool("nfcapd")?,
-        nfdump: tool("nfdump")?,
-        nfreplay: tool("nfreplay")?,
-        softflowd: tool("softflowd")?,
-        softflowctl: tool("softflowctl")?,
-    })
-}
 
 fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -159,6 +159,27 @@ pub fn assert_same(what: &str, ours: &[Flow], nfdump: &[Flow], quirks: Quirks) {
     }
 }
 
+/// The Debian tools the interop tests drive.
+#[derive(Debug, Clone)]
+pub struct Tools {
+    pub nfcapd: PathBuf,
+    pub nfdump: PathBuf,
+    pub nfreplay: PathBuf,
+    pub softflowd: PathBuf,
+    pub softflowctl: PathBuf,
+}
+
+/// All of [`Tools`], or `None` when one is missing.
+pub fn tools() -> Option<Tools> {
+    Some(Tools {
+        nfcapd: tool("nfcapd")?,
+        nfdump: tool("nfdump")?,
+        nfreplay: tool("nfreplay")?,
+        softflowd: tool("softflowd")?,
+        softflowctl: tool("softflowctl")?,
+    })
+}
+
 /// Finds a tool on PATH (and in the sbin directories Debian puts softflowd in). When it is
 /// missing: under `CI=true` the test fails (the CI script installs nfdump and softflowd);
 /// otherwise it is skipped with a message.
