@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context as _};
@@ -21,13 +21,11 @@ use rdkafka::producer::FutureRecord;
 use relbot_codec::{Detection, DetectionCodec, FlowCodec};
 use relbot_detector::DetectorConfig;
 
-use crate::service_process::{locate_binary, ServiceProcess};
+use crate::service_process::{service_binary, ServiceProcess};
 use relbot_engine::{Engine, EngineConfig};
 use relbot_flow::FlowRecord;
 use relbot_kafka::testing::{unique_name, TestBroker};
-use relbot_kafka::{
-    enqueue_with_backpressure, ensure_topics, ClientLog, KafkaConfig, ProduceStats, TopicSpec,
-};
+use relbot_kafka::{enqueue_with_backpressure, ClientLog, KafkaConfig, ProduceStats};
 use relbot_periodicity::{Algorithm, ClassicParams};
 use relbot_service::CancellationToken;
 
@@ -36,12 +34,7 @@ pub type Counts = BTreeMap<IpAddr, Vec<(i64, u32)>>;
 
 /// Path of the `relbot-detector` binary (built once if needed).
 pub fn binary() -> anyhow::Result<PathBuf> {
-    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        locate_binary("relbot-detector", "RELBOT_DETECTOR_BIN").map_err(|e| format!("{e:#}"))
-    })
-    .clone()
-    .map_err(|e| anyhow::anyhow!(e))
+    service_binary("relbot-detector", "RELBOT_DETECTOR_BIN")
 }
 
 /// Topics and group of one detector test on the real broker.
@@ -69,18 +62,14 @@ impl DetectorTopics {
             group: unique_name(&format!("{test}-group")),
             partitions,
         };
-        let spec = |name: &str, compacted| TopicSpec {
-            name: name.to_owned(),
+        crate::create_topics(
+            broker,
+            test,
             partitions,
-            replication_factor: 1,
-            compacted,
-        };
-        ensure_topics(
-            &broker.config(test),
             &[
-                spec(&topics.flows, false),
-                spec(&topics.detections, false),
-                spec(&topics.state, true),
+                (&topics.flows, false),
+                (&topics.detections, false),
+                (&topics.state, true),
             ],
         )
         .await?;

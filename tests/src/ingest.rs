@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::net::UdpSocket;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
@@ -19,16 +18,11 @@ use relbot_flow::FlowRecord;
 use relbot_kafka::testing::unique_name;
 use relbot_kafka::{ClientLog, KafkaConfig};
 
-use crate::service_process::{locate_binary, ServiceProcess};
+use crate::service_process::{service_binary, ServiceProcess};
 
 /// Path of the `relbot-ingest` binary (built once if needed).
 pub fn binary() -> anyhow::Result<PathBuf> {
-    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        locate_binary("relbot-ingest", "RELBOT_INGEST_BIN").map_err(|e| format!("{e:#}"))
-    })
-    .clone()
-    .map_err(|e| anyhow::anyhow!(e))
+    service_binary("relbot-ingest", "RELBOT_INGEST_BIN")
 }
 
 /// A free UDP port on 127.0.0.1 (bound and released).

@@ -22,9 +22,32 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, ensure, Context as _};
 use relbot_flow::FlowRecord;
+use relbot_kafka::testing::TestBroker;
+use relbot_kafka::{ensure_topics, TopicSpec};
 
 /// Event time of the first generated flow (2024-01-01T00:00:00Z), ms since the epoch.
 pub const BASE_MS: i64 = 1_704_067_200_000;
+
+/// Creates `topics` (name, compacted) for `test`, each with `partitions` partitions and one
+/// replica.
+pub async fn create_topics(
+    broker: &TestBroker,
+    test: &str,
+    partitions: i32,
+    topics: &[(&str, bool)],
+) -> anyhow::Result<()> {
+    let specs: Vec<TopicSpec> = topics
+        .iter()
+        .map(|(name, compacted)| TopicSpec {
+            name: (*name).to_owned(),
+            partitions,
+            replication_factor: 1,
+            compacted: *compacted,
+        })
+        .collect();
+    ensure_topics(&broker.config(test), &specs).await?;
+    Ok(())
+}
 
 /// The repository's root folder.
 pub fn repo_root() -> PathBuf {

@@ -8,7 +8,7 @@
 use std::net::TcpListener;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
@@ -18,20 +18,13 @@ use rdkafka::producer::FutureRecord;
 use relbot_codec::{Detection, DetectionCodec, Report, ReportCodec};
 
 pub use crate::service_process::http_get;
-use crate::service_process::{locate_binary, ServiceProcess};
+use crate::service_process::{service_binary, ServiceProcess};
 use relbot_kafka::testing::{unique_name, TestBroker};
-use relbot_kafka::{
-    ensure_topics, send_with_backpressure, ClientLog, KafkaConfig, ProduceStats, TopicSpec,
-};
+use relbot_kafka::{send_with_backpressure, ClientLog, KafkaConfig, ProduceStats};
 
 /// Path of the `relbot-reporter` binary (built once if needed).
 pub fn binary() -> anyhow::Result<PathBuf> {
-    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        locate_binary("relbot-reporter", "RELBOT_REPORTER_BIN").map_err(|e| format!("{e:#}"))
-    })
-    .clone()
-    .map_err(|e| anyhow::anyhow!(e))
+    service_binary("relbot-reporter", "RELBOT_REPORTER_BIN")
 }
 
 /// A free loopback port (bound and released; good enough for tests).
@@ -64,18 +57,14 @@ impl ReporterTopics {
             group: unique_name(&format!("{test}-group")),
             partitions,
         };
-        let spec = |name: &str, compacted| TopicSpec {
-            name: name.to_owned(),
+        crate::create_topics(
+            broker,
+            test,
             partitions,
-            replication_factor: 1,
-            compacted,
-        };
-        ensure_topics(
-            &broker.config(test),
             &[
-                spec(&topics.detections, false),
-                spec(&topics.dlq, false),
-                spec(&topics.state, true),
+                (&topics.detections, false),
+                (&topics.dlq, false),
+                (&topics.state, true),
             ],
         )
         .await?;

@@ -2,10 +2,12 @@
 //! the target folder, started with a config file, its output in a log file, probed over HTTP,
 //! stopped with SIGKILL or SIGTERM. The detector and reporter helpers wrap it.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context as _};
@@ -41,6 +43,19 @@ pub fn locate_binary(package: &str, env_var: &str) -> anyhow::Result<PathBuf> {
     ensure!(status.success(), "cargo build -p {package} failed");
     ensure!(bin.is_file(), "{} missing after the build", bin.display());
     Ok(bin)
+}
+
+/// [`locate_binary`], once per package in a test process: a build, when one is needed,
+/// happens once, and every caller gets its outcome.
+pub fn service_binary(package: &'static str, env_var: &str) -> anyhow::Result<PathBuf> {
+    type Found = BTreeMap<&'static str, Result<PathBuf, String>>;
+    static FOUND: Mutex<Found> = Mutex::new(BTreeMap::new());
+    let mut found = FOUND.lock().unwrap_or_else(PoisonError::into_inner);
+    found
+        .entry(package)
+        .or_insert_with(|| locate_binary(package, env_var).map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow::anyhow!(e))
 }
 
 /// A running service process.

@@ -15,7 +15,7 @@ use relbot_e2e::reporter::{
     free_port, produce_detections, read_reports, ReporterProcess, ReporterTopics,
 };
 use relbot_kafka::testing::{unique_name, TestBroker};
-use relbot_kafka::{ensure_topics, ClientLog, KafkaConfig, TopicSpec};
+use relbot_kafka::{ClientLog, KafkaConfig};
 use relbot_report::format::ReportDoc;
 use relbot_report::testing::detection;
 
@@ -81,13 +81,13 @@ async fn kafka_sink_delivers_each_report_once_across_a_restart() -> anyhow::Resu
         unique_name(&format!("{TEST}-json")),
         unique_name(&format!("{TEST}-avro")),
     );
-    let spec = |name: &str| TopicSpec {
-        name: name.to_owned(),
-        partitions: 2,
-        replication_factor: 1,
-        compacted: false,
-    };
-    ensure_topics(&kafka, &[spec(&json_topic), spec(&avro_topic)]).await?;
+    relbot_e2e::create_topics(
+        &broker,
+        TEST,
+        2,
+        &[(&json_topic, false), (&avro_topic, false)],
+    )
+    .await?;
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
     let toml = format!(
