@@ -25,10 +25,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench with a broken setup stops loudly
 
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use relbot_cli::simulate::{generate, Scenario};
+use relbot_cli::simulate::{generate, record, Scenario};
 use relbot_detector::changelog::Changelog;
 use relbot_e2e::detector::{load_config, produce_flows, spawn_in_process, DetectorTopics};
 use relbot_e2e::reporter::free_port;
@@ -92,17 +91,7 @@ async fn main() -> anyhow::Result<()> {
     };
     scenario.background.flows_per_host_hour = n as f64 / (f64::from(hosts) * hours as f64);
     let (sim, truth) = generate(&scenario);
-    let flows: Vec<FlowRecord> = sim
-        .iter()
-        .map(|f| FlowRecord {
-            src_port: f.src_port,
-            dst_port: f.dst_port,
-            protocol: 6,
-            bytes: u64::from(f.bytes),
-            packets: 1 + u64::from(f.bytes) / 1_000,
-            ..FlowRecord::from_triple(f.start_ms, IpAddr::V4(f.src), IpAddr::V4(f.dst))
-        })
-        .collect();
+    let flows: Vec<FlowRecord> = sim.iter().map(record).collect();
     drop(sim);
     let n = flows.len();
     let topics = DetectorTopics::create(&broker, BENCH, partitions).await?;

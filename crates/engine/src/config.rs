@@ -52,6 +52,15 @@ pub struct EngineConfig {
     /// Overall budget for the engine's state, bytes; above it whole hosts are evicted, least
     /// recently active first (newest flow start), down to 90 % of it. `None`: unbounded.
     pub budget_bytes: Option<usize>,
+    /// Lazy re-estimation: the algorithm runs again on a pair whose window holds at least
+    /// [`LAZY_MIN_TIMES`](Self::LAZY_MIN_TIMES) flow times only once at least this share of
+    /// its window changed (flows in plus flows out) since it last ran; in between, the pair
+    /// keeps its last verdict (its flow count stays current). A pair with fewer times, a
+    /// restored pair without a saved verdict and every pair at a [`flush`](crate::Engine::flush)
+    /// are always evaluated afresh, so results at the end of input do not depend on it.
+    /// Re-running a long series on every new flow costs its length each time; with 1/8 the
+    /// cost per flow stays bounded. `0.0`: the algorithm runs on every change (batch).
+    pub reevaluate_change: f64,
     /// When evaluations produce detections.
     pub emit: EmitRule,
     /// Most peers listed per period in a detection (the count is always complete).
@@ -64,6 +73,9 @@ pub struct EngineConfig {
 impl EngineConfig {
     /// Smallest accepted [`budget_bytes`](Self::budget_bytes).
     pub const MIN_BUDGET_BYTES: usize = 64 * 1024;
+    /// Pairs with fewer flow times in their window are re-estimated on every change (see
+    /// [`reevaluate_change`](Self::reevaluate_change)): young series, where every beat counts.
+    pub const LAZY_MIN_TIMES: usize = 32;
 
     /// Keeps everything, accepts any order, evaluates once at flush: the batch result of the
     /// original tool.
@@ -77,6 +89,7 @@ impl EngineConfig {
             max_times_per_pair: usize::MAX,
             sparse_idle_periods: None,
             budget_bytes: None,
+            reevaluate_change: 0.0,
             emit: EmitRule::Escalation,
             max_listed_peers: usize::MAX,
             track_changes: false,
@@ -85,7 +98,8 @@ impl EngineConfig {
 
     /// The detector's defaults: a 24 h horizon, evaluation every 5 min, 5 min of allowed
     /// lateness, 16 384 peers per host, 4 096 times per pair, sparse pairs evicted after two
-    /// longest periods idle, a 1 GiB budget, change tracking on.
+    /// longest periods idle, a 1 GiB budget, long series re-estimated after 1/8 of their
+    /// window changed, change tracking on.
     pub fn streaming() -> Self {
         Self {
             horizon: Some(Duration::from_secs(24 * 3600)),
@@ -96,6 +110,7 @@ impl EngineConfig {
             max_times_per_pair: 4_096,
             sparse_idle_periods: Some(2),
             budget_bytes: Some(1 << 30),
+            reevaluate_change: 0.125,
             emit: EmitRule::Escalation,
             max_listed_peers: 256,
             track_changes: true,
@@ -125,6 +140,12 @@ impl EngineConfig {
             return Err(EngineError::config(
                 "sparse_idle_periods",
                 "must be at least 1 (or none)",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.reevaluate_change) {
+            return Err(EngineError::config(
+                "reevaluate_change",
+                format!("must be in [0, 1], got {}", self.reevaluate_change),
             ));
         }
         if let Some(b) = self.budget_bytes {
@@ -204,6 +225,13 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("budget_bytes"));
+        let mut c = EngineConfig::streaming();
+        c.reevaluate_change = 1.5;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("reevaluate_change"));
         let mut c = EngineConfig::streaming();
         c.max_peers_per_host = 0;
         assert!(c.validate().is_err());

@@ -86,6 +86,8 @@ pub struct Engine {
     filter: PeerFilter,
     /// Hosts per periodic peer, over every host's last evaluation.
     prevalence: Prevalence,
+    /// In a flush: every verdict evaluated is brought up to date (no lazy re-estimation).
+    flushing: bool,
 }
 
 impl Engine {
@@ -139,6 +141,7 @@ impl Engine {
             stats: EngineStats::default(),
             filter: PeerFilter::off(),
             prevalence: Prevalence::default(),
+            flushing: false,
             label,
             config,
             algorithm,
@@ -306,6 +309,13 @@ impl Engine {
         let Some(end) = self.clock.flush() else {
             return Vec::new();
         };
+        // Hosts keeping verdicts older than their windows (lazy re-estimation) are evaluated
+        // again, so that the result at the end of input is the exact one.
+        for (addr, host) in self.hosts.iter_mut().filter(|(_, h)| h.stale) {
+            host.due_ms = host.due_ms.min(host.last_tick);
+            queue(&self.clock, &mut self.schedule, *addr, host);
+        }
+        self.flushing = true;
         let mut out = self.advance();
         if !self.clock.has_ticks() {
             // Without ticks every queued host waits under i64::MAX for a flush.
@@ -317,6 +327,7 @@ impl Engine {
                 self.evaluate(host, queued, end, &mut out);
             }
         }
+        self.flushing = false;
         out
     }
 
@@ -341,6 +352,8 @@ impl Engine {
             algorithm: &self.algorithm,
             horizon_ms: self.horizon_ms,
             sparse: self.sparse,
+            reevaluate_change: self.config.reevaluate_change,
+            fresh: self.flushing,
             scratch: &mut self.scratch,
             window: &mut self.window,
             hasher: &self.hasher,
@@ -557,6 +570,8 @@ impl Engine {
         self.pairs += h.pairs.len();
         self.times += h.times;
         self.stats.hosts_restored += 1;
+        // Its saved periodic peers count towards prevalence at once, as they did before.
+        self.prevalence.replace([], h.periodic_peers());
         queue(&self.clock, &mut self.schedule, host, &mut h);
         self.hosts.insert(host, h);
         self.enforce_budget();

@@ -9,6 +9,7 @@ use relbot_periodicity::{Algorithm, AlgorithmScratch, PairVerdict};
 use crate::filter::{PeerFilter, Prevalence};
 use crate::result::{tally_periods, Finding};
 use crate::state::{Host, Memo};
+use crate::EngineConfig;
 
 /// Everything an evaluation needs besides the host.
 #[derive(Debug)]
@@ -21,6 +22,11 @@ pub(crate) struct Evaluator<'a> {
     pub horizon_ms: Option<i64>,
     /// (fewest times a pair needs, idle time after which a sparser pair is evicted).
     pub sparse: Option<(usize, i64)>,
+    /// Share of a long pair's window that must change before the algorithm runs on it again
+    /// (see `EngineConfig::reevaluate_change`; 0: on every change).
+    pub reevaluate_change: f64,
+    /// Run the algorithm on every pair whose verdict is not current (a flush).
+    pub fresh: bool,
     pub scratch: &'a mut AlgorithmScratch,
     /// Reused buffer for one pair's window of times.
     pub window: &'a mut Vec<i64>,
@@ -62,6 +68,8 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
     let (mut flows, mut peers, mut first, mut last) = (0u64, 0u32, i64::MAX, i64::MIN);
     let (mut due, mut times, mut times_heap) = (i64::MAX, 0usize, 0usize);
     let mut periodic: Vec<((IpAddr, u64), PairVerdict)> = Vec::new();
+    // Some pair keeps a verdict older than its window (lazy re-estimation).
+    let mut stale = false;
     let before = host.pairs.len();
     let periodic_before = !old_verdicts.is_empty();
     let cached = |peer: IpAddr| {
@@ -76,6 +84,7 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
         // sparse session; decided from the pair itself, without touching its time buffer.
         if !cold
             && n > 0
+            && (pair.drift == 0 || !ev.fresh)
             && pair.evaluated as usize == n
             && floor.is_none_or(|f| pair.times.first() >= f)
             && (ev.sparse.is_none() || pair.head_ok)
@@ -97,13 +106,16 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
             if verdict.is_periodic() {
                 periodic.push(((pair.peer, n as u64), verdict));
             }
+            stale |= pair.drift > 0;
             return true;
         }
 
         let mut changed = cold;
+        let mut moved = 0usize;
         if let Some(floor) = floor {
             let k = pair.times.count_before(floor);
             if k > 0 {
+                moved += k;
                 pair.times.drop_front(k);
                 pair.head_ok = false;
                 pair.evaluated = pair.evaluated.saturating_sub(k as u32);
@@ -115,7 +127,7 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
             out.pairs_expired += 1;
             return false;
         }
-        if let Some((min_times, idle_ms)) = ev.sparse {
+        if let (Some((min_times, idle_ms)), false) = (ev.sparse, pair.head_ok) {
             // Drop leading sessions too small to be periodic that have been idle too long.
             loop {
                 let Some((k, last)) = pair.sparse_head(min_times, idle_ms) else {
@@ -126,6 +138,7 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
                     break;
                 }
                 pair.times.drop_front(k);
+                moved += k;
                 pair.evaluated = pair.evaluated.saturating_sub(k as u32);
                 out.times_sparse += k as u64;
                 changed = true;
@@ -137,6 +150,7 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
         }
         let hi = pair.times.count_before(tick);
         changed |= hi != pair.evaluated as usize;
+        moved += hi.abs_diff(pair.evaluated as usize);
         pair.evaluated = hi as u32;
         times += pair.times.len();
         times_heap += pair.times.heap_bytes();
@@ -148,19 +162,30 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
         peers += 1;
         first = first.min(pair.times.first());
         last = last.max(pair.times.get(hi - 1));
-        let verdict = if !changed {
+        pair.drift = pair
+            .drift
+            .saturating_add(u16::try_from(moved).unwrap_or(u16::MAX));
+        let current = !cold && (pair.drift == 0 || (!ev.fresh && lazy(ev, hi, pair.drift)));
+        let verdict = if !changed && current {
+            cached(pair.peer)
+        } else if current {
+            // A long series that changed by less than `reevaluate_change`: its last verdict
+            // stands until more changed (or a flush).
             cached(pair.peer)
         } else if ev.algorithm.is_candidate(hi) {
+            pair.drift = 0;
             ev.window.clear();
             pair.times.copy_before(tick, ev.window);
             out.pair_evaluations += 1;
             ev.algorithm.evaluate_pair(ev.window, ev.scratch)
         } else {
+            pair.drift = 0;
             PairVerdict::NONE
         };
         if verdict.is_periodic() {
             periodic.push(((pair.peer, hi as u64), verdict));
         }
+        stale |= pair.drift > 0;
         true
     });
     if host.pairs.len() != before {
@@ -171,6 +196,7 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
     host.due_ms = due;
     host.last_tick = tick;
     host.cold = false;
+    host.stale = stale;
 
     // Prevalence counts every periodic pair, filtered or not; the filter then drops
     // allow-listed and infrastructure peers, and periods with too few peers.
@@ -209,6 +235,14 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
         emitted: memo.emitted,
     };
     out
+}
+
+/// Whether a pair with `hi` times in its window, `drift` of them changed since the algorithm
+/// last ran on it, keeps its verdict for now (see `EngineConfig::reevaluate_change`).
+fn lazy(ev: &Evaluator<'_>, hi: usize, drift: u16) -> bool {
+    ev.reevaluate_change > 0.0
+        && hi >= EngineConfig::LAZY_MIN_TIMES
+        && f64::from(drift) < ev.reevaluate_change * hi as f64
 }
 
 fn empty_finding(tick: i64) -> Finding {

@@ -262,10 +262,10 @@ fn every_truncation_of_a_snapshot_is_an_error() {
     longer.push(0);
     assert!(b.restore(host, Some(&longer)).is_err());
     let mut newer = bytes.clone();
-    newer[0] = 2;
+    newer[0] = 3;
     assert!(matches!(
         b.restore(host, Some(&newer)),
-        Err(EngineError::SnapshotVersion { found: 2, .. })
+        Err(EngineError::SnapshotVersion { found: 3, .. })
     ));
     b.restore(host, Some(&bytes)).unwrap();
     b.restore(host, None).unwrap();
@@ -273,6 +273,63 @@ fn every_truncation_of_a_snapshot_is_an_error() {
         b.host_counters(host).is_none(),
         "a tombstone removes the host"
     );
+}
+
+/// LEB128 of `v`.
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn zigzag(out: &mut Vec<u8>, v: i64) {
+    varint(out, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+#[test]
+fn version_1_snapshots_are_still_read_and_re_evaluated_once() {
+    // A version 1 record as the previous build wrote it: no drift, no verdicts. One host,
+    // one peer with the beacon host's 20 times, none evaluated yet.
+    let (host, peer) = (v4(0x0a00_0001), v4(1));
+    let times: Vec<i64> = (0..20).map(|k| T0 + k * 10 * MIN + 1).collect();
+    let mut v1 = vec![1u8, 0];
+    varint(&mut v1, 20);
+    zigzag(&mut v1, times[19]);
+    zigzag(&mut v1, T0);
+    zigzag(&mut v1, i64::MIN);
+    let version = engine().algorithm_version().to_owned();
+    varint(&mut v1, version.len() as u64);
+    v1.extend_from_slice(version.as_bytes());
+    varint(&mut v1, 1);
+    v1.push(4);
+    v1.extend_from_slice(&[0, 0, 0, 1]);
+    varint(&mut v1, 20);
+    varint(&mut v1, 0);
+    zigzag(&mut v1, times[0]);
+    for w in times.windows(2) {
+        varint(&mut v1, (w[1] - w[0]) as u64);
+    }
+    let mut b = engine();
+    b.restore(host, Some(&v1)).unwrap();
+    let counters = b.host_counters(host).unwrap();
+    assert_eq!((counters.flows_accepted, counters.retained_times), (20, 20));
+    // Rewritten in the current format, and judged like the same flows ingested afresh.
+    assert_eq!(b.host_snapshot(host).unwrap()[0], 2);
+    b.restore_clock(&ClockState {
+        max_event_ms: Some(times[19]),
+        flushed_through_ms: None,
+        position: None,
+    });
+    b.flush();
+    let mut a = engine();
+    for &t in &times {
+        a.ingest(&FlowRecord::from_triple(t, host, peer));
+    }
+    a.flush();
+    assert!(!a.host_results().is_empty());
+    assert_eq!(b.host_results(), a.host_results());
 }
 
 proptest! {

@@ -105,7 +105,7 @@ pub enum EmitSetting {
 }
 
 /// The `[engine]` section, mapped onto [`EngineConfig`]. Durations are event time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EngineSettings {
     /// Retention horizon and evaluation window length, e.g. "24h".
@@ -127,6 +127,9 @@ pub struct EngineSettings {
     pub sparse_idle_periods: u32,
     /// State budget per partition engine, bytes; 0: unbounded.
     pub budget_bytes: usize,
+    /// Share of a long pair's window that must change before its period is estimated again
+    /// (lazy re-estimation); 0: on every change.
+    pub reevaluate_change: f64,
     /// When evaluations produce detections.
     pub emit: EmitSetting,
     /// Most peers listed per period in a detection.
@@ -216,6 +219,7 @@ impl EngineSettings {
             max_times_per_pair: self.max_times_per_pair,
             sparse_idle_periods: (self.sparse_idle_periods > 0).then_some(self.sparse_idle_periods),
             budget_bytes: (self.budget_bytes > 0).then_some(self.budget_bytes),
+            reevaluate_change: self.reevaluate_change,
             emit: match self.emit {
                 EmitSetting::Escalation => EmitRule::Escalation,
                 EmitSetting::AnyChange => EmitRule::AnyChange,
@@ -348,6 +352,8 @@ mod tests {
         assert!(err.contains("engine"), "{err}");
         let err = load("[detector]\nmax_batch = 0\n").unwrap_err();
         assert!(err.contains("max_batch"), "{err}");
+        let err = load("[engine]\nreevaluate_change = 2.0\n").unwrap_err();
+        assert!(err.contains("reevaluate_change"), "{err}");
         assert!(load("[engine]\nhorizon = \"soon\"\n").is_err());
         assert!(load("[detector]\nunknown = 1\n").is_err());
     }

@@ -1,12 +1,12 @@
 //! State snapshots for the detector's changelog: one record per host (or a tombstone), plus
 //! the engine's clock.
 //!
-//! # Host format, version 1
+//! # Host format, version 2
 //! All integers are LEB128 varints (`v`), signed ones zigzag-encoded (`z`); an address is a
 //! family byte (4 or 6) and 4 or 16 bytes; `f64` is 8 bytes little-endian.
 //!
 //! ```text
-//! u8  format version (1)
+//! u8  format version (2; version 1 is still read)
 //! u8  flags: 1 = position present, 2 = latest finding present, 4 = emitted finding present,
 //!            8 = emitted finding equals the latest one (and is not repeated)
 //! v   flows accepted for the host (the "no flow counted twice" counter)
@@ -15,7 +15,11 @@
 //! v+  algorithm version string (findings are dropped on restore when it differs)
 //! ... latest finding (flag 2), emitted finding (flag 4)
 //! v   pair count, then per pair: address, v time count (≥ 1), v evaluated count,
-//!     z first time, then (count − 1) × v gaps to the next time (ascending, so gaps ≥ 0)
+//!     v drift (flow times in or out of the window since the algorithm last ran; not in
+//!     version 1), z first time, then (count − 1) × v gaps to the next time (ascending, so
+//!     gaps ≥ 0)
+//! v   periodic pairs of the last evaluation (not in version 1), ascending by address, each:
+//!     address, v period count, per period v period_ms, f64 confidence, f64 chance
 //! ```
 //! A finding is `z window start, z window end, z first flow, z last flow, v flows, v peers,
 //! v period count`, then per period `v period_ms, v peer count` and per peer
@@ -25,7 +29,10 @@
 //! Decoding checks every count against the bytes left before allocating, and every
 //! invariant the engine relies on; bad bytes give an [`EngineError`], never a panic.
 //!
-//! Verdict caches are not saved: a restored host re-evaluates all its pairs once.
+//! The verdicts of the periodic pairs are saved, so that a restored host goes on exactly as
+//! the replica that wrote it would have (lazy re-estimation included) and its periodic peers
+//! count towards prevalence at once. A version 1 record has no verdicts: the host
+//! re-evaluates all its pairs once.
 
 mod wire;
 
@@ -33,13 +40,17 @@ use std::net::IpAddr;
 
 use hashbrown::DefaultHashBuilder;
 
+use relbot_periodicity::{PairVerdict, PeriodicFor};
+
 use crate::result::{Finding, PeerFinding, PeriodFinding};
 use crate::state::{Host, Memo, Pair, Times, MAX_TIMES};
 use crate::EngineError;
 use wire::{Reader, Writer};
 
 /// Version of the host snapshot format written by this build.
-pub const HOST_FORMAT: u8 = 1;
+pub const HOST_FORMAT: u8 = 2;
+/// The oldest host format this build reads.
+const OLDEST_HOST_FORMAT: u8 = 1;
 /// Version of the clock snapshot format written by this build.
 pub const CLOCK_FORMAT: u8 = 1;
 
@@ -127,15 +138,24 @@ pub struct HostChange {
 }
 
 fn version(r: &mut Reader<'_>, what: &'static str, supported: u8) -> Result<(), EngineError> {
+    versions(r, what, supported..=supported).map(drop)
+}
+
+/// Reads the format version byte; one of `supported`, or an error naming the newest.
+fn versions(
+    r: &mut Reader<'_>,
+    what: &'static str,
+    supported: std::ops::RangeInclusive<u8>,
+) -> Result<u8, EngineError> {
     let found = r.u8()?;
-    if found != supported {
+    if !supported.contains(&found) {
         return Err(EngineError::SnapshotVersion {
             what,
             found,
-            supported,
+            supported: *supported.end(),
         });
     }
-    Ok(())
+    Ok(found)
 }
 
 /// Encodes one host's state.
@@ -178,12 +198,24 @@ pub(crate) fn encode_host(host: &Host, algorithm_version: &str) -> Vec<u8> {
         w.ip(pair.peer);
         w.varint(pair.times.len() as u64);
         w.varint(u64::from(pair.evaluated));
+        w.varint(u64::from(pair.drift));
         let mut prev = pair.times.first();
         w.zigzag(prev);
         for t in pair.times.iter().skip(1) {
             // Ascending, so the gap is non-negative; as u64 it is exact even across i64's range.
             w.varint(t.wrapping_sub(prev) as u64);
             prev = t;
+        }
+    }
+    let verdicts = memo.map_or(&[][..], |m| &m.verdicts[..]);
+    w.varint(verdicts.len() as u64);
+    for (peer, verdict) in verdicts {
+        w.ip(*peer);
+        w.varint(verdict.periods().len() as u64);
+        for p in verdict.periods() {
+            w.varint(p.period_ms);
+            w.f64(p.confidence);
+            w.f64(p.chance);
         }
     }
     w.buf
@@ -216,7 +248,7 @@ pub(crate) fn decode_host(
     hasher: &DefaultHashBuilder,
 ) -> Result<Host, EngineError> {
     let mut r = Reader::new(bytes, "host");
-    version(&mut r, "host", HOST_FORMAT)?;
+    let format = versions(&mut r, "host", OLDEST_HOST_FORMAT..=HOST_FORMAT)?;
     let at = r.pos();
     let flags = r.u8()?;
     if flags & !KNOWN_FLAGS != 0 || (flags & EMITTED_IS_LATEST != 0 && flags & HAS_LATEST == 0) {
@@ -263,6 +295,12 @@ pub(crate) fn decode_host(
         if evaluated > n as u64 {
             return Err(r.invalid_at(at, "more times evaluated than held"));
         }
+        let drift = if format >= 2 {
+            let at = r.pos();
+            u16::try_from(r.varint()?).map_err(|_| r.invalid_at(at, "drift beyond u16"))?
+        } else {
+            0
+        };
         times.clear();
         let mut t = r.zigzag()?;
         times.push(t);
@@ -281,21 +319,72 @@ pub(crate) fn decode_host(
                 times,
                 evaluated: evaluated as u32,
                 head_ok: false,
+                drift,
                 peer,
             },
             hasher,
         );
     }
+    let verdicts = if format >= 2 {
+        Some(decode_verdicts(&mut r, &host, hasher)?)
+    } else {
+        None
+    };
     r.finish()?;
-    host.cold = host.pairs.iter().any(|p| p.evaluated > 0);
-    if same_algorithm {
-        host.set_memo(Memo {
-            verdicts: Vec::new(),
+    host.stale = host.pairs.iter().any(|p| p.drift > 0);
+    match (same_algorithm, verdicts) {
+        (true, Some(verdicts)) => host.set_memo(Memo {
+            verdicts,
             latest,
             emitted,
-        });
+        }),
+        (true, None) => {
+            host.cold = host.pairs.iter().any(|p| p.evaluated > 0);
+            host.set_memo(Memo {
+                verdicts: Vec::new(),
+                latest,
+                emitted,
+            });
+        }
+        // Another algorithm's verdicts and findings do not count: judged afresh.
+        (false, _) => host.cold = host.pairs.iter().any(|p| p.evaluated > 0),
     }
     Ok(host)
+}
+
+/// The verdicts of a host's periodic pairs: ascending by peer, each a pair of the host.
+fn decode_verdicts(
+    r: &mut Reader<'_>,
+    host: &Host,
+    hasher: &DefaultHashBuilder,
+) -> Result<Vec<(IpAddr, PairVerdict)>, EngineError> {
+    let n = r.count(6)?;
+    let mut verdicts: Vec<(IpAddr, PairVerdict)> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let at = r.pos();
+        let peer = r.ip()?;
+        if host.find(peer, hasher).is_none() {
+            return Err(r.invalid_at(at, "a verdict for a peer without a pair"));
+        }
+        if verdicts.last().is_some_and(|(last, _)| *last >= peer) {
+            return Err(r.invalid_at(at, "verdicts not in ascending peer order"));
+        }
+        let at = r.pos();
+        let k = r.count(17)?;
+        if k == 0 {
+            return Err(r.invalid_at(at, "a periodic verdict without a period"));
+        }
+        let mut periods = Vec::with_capacity(k);
+        for _ in 0..k {
+            periods.push(PeriodicFor {
+                period_ms: r.varint()?,
+                confidence: r.f64()?,
+                chance: r.f64()?,
+            });
+        }
+        verdicts.push((peer, PairVerdict::new(periods)));
+    }
+    Ok(verdicts)
 }
 
 fn decode_finding(r: &mut Reader<'_>) -> Result<Finding, EngineError> {

@@ -45,6 +45,9 @@ pub(crate) struct Host {
     /// The verdict cache is empty though pairs were evaluated before (restored state): the
     /// next evaluation evaluates every pair.
     pub cold: bool,
+    /// Some pair keeps a verdict from before its latest window changes (lazy re-estimation):
+    /// a flush evaluates the host again.
+    pub stale: bool,
     /// In the engine's set of hosts changed since the last snapshot.
     pub changed: bool,
     memo: Option<Box<Memo>>,
@@ -96,6 +99,7 @@ impl Host {
             times_heap: 0,
             memo_bytes: 0,
             cold: false,
+            stale: false,
             changed: false,
             memo: None,
         }

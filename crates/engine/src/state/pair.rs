@@ -19,6 +19,9 @@ pub(crate) struct Pair {
     /// sparse (see [`Pair::sparse_head`]). New times only merge sessions, so this holds until
     /// the front of the times changes; whoever drops or prepends times clears it.
     pub head_ok: bool,
+    /// Flow times that entered or left the pair's window since the algorithm last ran on it
+    /// (saturating; see `EngineConfig::reevaluate_change`).
+    pub drift: u16,
     /// The peer's address.
     pub peer: IpAddr,
 }
@@ -30,6 +33,7 @@ impl Pair {
             times: Times::one(t),
             evaluated: 0,
             head_ok: false,
+            drift: 0,
             peer,
         }
     }
@@ -49,7 +53,7 @@ impl Pair {
         if let Some(h) = horizon_ms {
             due = due.min(self.times.first().saturating_add(h));
         }
-        if let Some((min_times, idle_ms)) = sparse {
+        if let (Some((min_times, idle_ms)), false) = (sparse, self.head_ok) {
             if let Some((_, last)) = self.sparse_head(min_times, idle_ms) {
                 due = due.min(last.saturating_add(idle_ms));
             }

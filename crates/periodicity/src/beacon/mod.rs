@@ -68,7 +68,7 @@ pub struct Beacon {
 #[derive(Debug, Default, Clone)]
 pub struct BeaconScratch {
     contacts: Vec<i64>,
-    gaps: Vec<i64>,
+    /// The gaps between contacts, ascending.
     sorted: Vec<i64>,
 }
 
@@ -96,12 +96,13 @@ pub struct BeaconEstimate {
 }
 
 /// How well one period explains a pair's gaps.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Fit {
     explained: u32,
     unexplained: u32,
     missing: u32,
-    sum_gap: f64,
+    /// Σ explained gaps, ms (exact: integers, not float sums that depend on order).
+    sum_gap: i64,
     sum_k: u64,
 }
 
@@ -187,11 +188,7 @@ impl Beacon {
         if sorted_times.len() < self.min_times() {
             return None;
         }
-        let BeaconScratch {
-            contacts,
-            gaps,
-            sorted,
-        } = scratch;
+        let BeaconScratch { contacts, sorted } = scratch;
         // 1. Contacts: a flow within dedup_ms of the previous flow continues its contact.
         contacts.clear();
         let mut previous = None;
@@ -212,13 +209,11 @@ impl Beacon {
         if contacts.len() < self.min_times() {
             return None;
         }
-        // 2. Gaps, and a sorted copy for the cluster search and the median.
-        gaps.clear();
-        gaps.extend(contacts.windows(2).map(|w| w[1] - w[0]));
+        // 2. Gaps, sorted (for the cluster search, the median and the fits).
         sorted.clear();
-        sorted.extend_from_slice(gaps);
+        sorted.extend(contacts.windows(2).map(|w| w[1] - w[0]));
         sorted.sort_unstable();
-        let m = gaps.len();
+        let m = sorted.len();
         let dedup = p.dedup_ms as f64;
         let mean = (contacts[m] - contacts[0]) as f64 / m as f64;
         let median = sorted[m / 2] as f64;
@@ -247,7 +242,7 @@ impl Beacon {
                 if start < p.min_period_ms as f64 - self.tolerance_ms(p.min_period_ms as f64) {
                     break;
                 }
-                let (period, fit) = self.refine(gaps, start);
+                let (period, fit) = self.refine(sorted, start);
                 let snapped = self.snap(period);
                 let in_bounds = (p.min_period_ms as f64..=p.max_period_ms as f64).contains(&period);
                 if snapped.is_some() || in_bounds {
@@ -258,7 +253,7 @@ impl Beacon {
         }
         // Every candidate period, as is.
         for &c in &p.candidate_periods_ms {
-            let fit = self.fit(gaps, c as f64);
+            let fit = self.fit(sorted, c as f64);
             consider(self.score(fit, m, c as f64, c, &null));
         }
         best.filter(|b| b.explained_gaps >= 1)
@@ -295,7 +290,7 @@ impl Beacon {
             if fit.sum_k == 0 {
                 break;
             }
-            let refined = fit.sum_gap / fit.sum_k as f64;
+            let refined = fit.sum_gap as f64 / fit.sum_k as f64;
             if refined == period {
                 break;
             }
@@ -319,24 +314,65 @@ impl Beacon {
             .map(|(c, _)| c)
     }
 
-    /// Which gaps `period` explains.
-    fn fit(&self, gaps: &[i64], period: f64) -> Fit {
+    /// Which of the gaps (`sorted` ascending) `period` explains.
+    ///
+    /// The gaps `period` explains lie in the windows `k·period ± tol`, `k` in
+    /// `1..=max_multiple`: while the windows are apart (`2·tol` well under the period, always
+    /// with the default tolerances), only the gaps in them are looked at, found by binary
+    /// search, and each is judged exactly as [`Beacon::fit_each`] judges it, which gives the
+    /// same fit in `O(max_multiple · log m)` plus the explained gaps instead of `O(m)`.
+    fn fit(&self, sorted: &[i64], period: f64) -> Fit {
         let tol = self.tolerance_ms(period);
-        let max_k = f64::from(self.params.max_multiple);
+        // (Also the way for a NaN period, which explains nothing either way.)
+        let windows_apart = 2.0 * tol + 4.0 < period;
+        if !windows_apart {
+            return self.fit_each(sorted, period);
+        }
         let mut fit = Fit::default();
-        for &g in gaps {
-            let g = g as f64;
-            let k = (g / period).round();
-            if (1.0..=max_k).contains(&k) && (g - k * period).abs() <= tol {
-                fit.explained += 1;
-                fit.missing += k as u32 - 1;
-                fit.sum_gap += g;
-                fit.sum_k += k as u64;
-            } else {
-                fit.unexplained += 1;
+        let mut from = 0;
+        for k in 1..=self.params.max_multiple {
+            let centre = f64::from(k) * period;
+            // One ms wider than the window on each side, so that no gap the exact test
+            // accepts is left out by rounding; the windows stay apart (2·tol + 4 < period).
+            let (lo, hi) = ((centre - tol).floor() - 1.0, (centre + tol).ceil() + 1.0);
+            let rest = &sorted[from..];
+            let start = rest.partition_point(|&g| (g as f64) < lo);
+            let len = rest[start..].partition_point(|&g| (g as f64) <= hi);
+            for &g in &rest[start..start + len] {
+                self.judge_gap(g, period, tol, &mut fit);
+            }
+            from += start + len;
+            if from == sorted.len() {
+                break;
             }
         }
+        fit.unexplained = sorted.len() as u32 - fit.explained;
         fit
+    }
+
+    /// [`Beacon::fit`] gap by gap: the definition, and the way when windows overlap.
+    fn fit_each(&self, gaps: &[i64], period: f64) -> Fit {
+        let tol = self.tolerance_ms(period);
+        let mut fit = Fit::default();
+        for &g in gaps {
+            self.judge_gap(g, period, tol, &mut fit);
+        }
+        fit.unexplained = gaps.len() as u32 - fit.explained;
+        fit
+    }
+
+    /// Adds gap `g` to `fit` when `period` explains it: `|g − k·period| ≤ tol` for the whole
+    /// `k = round(g / period)` in `1..=max_multiple`.
+    fn judge_gap(&self, g: i64, period: f64, tol: f64, fit: &mut Fit) {
+        let x = g as f64;
+        let k = round_positive(x / period);
+        if (1.0..=f64::from(self.params.max_multiple)).contains(&k) && (x - k * period).abs() <= tol
+        {
+            fit.explained += 1;
+            fit.missing += k as u32 - 1;
+            fit.sum_gap += g;
+            fit.sum_k += k as u64;
+        }
     }
 
     /// Chance, confidence and verdict of a fit.
@@ -448,6 +484,21 @@ impl Null {
             })
             .sum();
         q.clamp(1e-12, 1.0)
+    }
+}
+
+/// `x.round()` for `x ≥ 0` (ties away from zero, as [`f64::round`]) without the library
+/// call that `f64::round` is on a baseline x86-64 target. Exact: the fraction `x − trunc(x)`
+/// of a double is exactly representable. Values beyond `i64` (and NaN) go to `f64::round`.
+fn round_positive(x: f64) -> f64 {
+    if !(0.0..9.0e18).contains(&x) {
+        return x.round();
+    }
+    let t = x as i64 as f64;
+    if x - t >= 0.5 {
+        t + 1.0
+    } else {
+        t
     }
 }
 

@@ -539,6 +539,39 @@ mod props {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
 
+        /// The windowed fit (binary search over sorted gaps) equals the gap-by-gap
+        /// definition, field for field, for any gaps and period, including tolerances so wide
+        /// that the windows overlap (where it falls back to the definition).
+        #[test]
+        fn windowed_fit_equals_the_gap_by_gap_fit(
+            mut gaps in prop::collection::vec(1i64..20_000_000, 0..300),
+            period in 1.0f64..8_000_000.0,
+            abs_tolerance_ms in prop::sample::select(vec![0u64, 1, 25_000, 400_000]),
+            rel_tolerance in prop::sample::select(vec![0.0f64, 0.02, 0.3]),
+            max_multiple in 1u32..8,
+            near in any::<bool>(),
+        ) {
+            if near {
+                // Gaps at or next to multiples of the period and window edges.
+                let tol = abs_tolerance_ms as f64 * 1.0;
+                for (i, g) in gaps.iter_mut().enumerate() {
+                    let k = (i % 9) as f64;
+                    let edge = [0.0, tol, -tol, tol + 1.0, -tol - 1.0][i % 5];
+                    *g = (k * period + edge).round().max(1.0) as i64;
+                }
+            }
+            gaps.sort_unstable();
+            let b = Beacon::new(BeaconParams {
+                abs_tolerance_ms,
+                rel_tolerance,
+                max_multiple,
+                ..BeaconParams::default()
+            });
+            prop_assume!(b.is_ok());
+            let b = b.unwrap();
+            prop_assert_eq!(b.fit(&gaps, period), b.fit_each(&gaps, period));
+        }
+
         /// Any beacon in the bounds with ≥ 8 beats seen (≥ 16 under 5 min), ±10 s jitter,
         /// ≤ 1 s/cycle drift and ≤ 30 % missing beats is periodic with a period within
         /// tolerance of the truth.
