@@ -382,6 +382,7 @@ impl Engine {
             // holds times after the tick (which depends on arrival order).
             o.memo.emitted = None;
         }
+        o.memo.latest = o.finding.is_flagged().then_some(o.finding);
         host.set_memo(o.memo);
         self.pairs = self.pairs + host.pairs.len() - pairs;
         self.times = self.times + host.times - times;

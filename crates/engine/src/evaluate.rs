@@ -38,8 +38,8 @@ pub(crate) struct Evaluator<'a> {
 pub(crate) struct Outcome {
     /// The result (flagged or not).
     pub finding: Finding,
-    /// The host's memo, with verdicts and `latest` updated; the caller decides on `emitted`
-    /// and gives it back to the host.
+    /// The host's memo, with the verdicts updated; the caller sets `latest` from `finding`,
+    /// decides on `emitted` and gives it back to the host.
     pub memo: Memo,
     pub times_expired: u64,
     pub pairs_expired: u64,
@@ -53,7 +53,7 @@ pub(crate) struct Outcome {
 pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) -> Outcome {
     let floor = ev.horizon_ms.map(|h| tick.saturating_sub(h));
     let mut memo = host.take_memo();
-    let old_verdicts = std::mem::take(&mut memo.verdicts);
+    let mut old_verdicts = std::mem::take(&mut memo.verdicts);
     let cold = host.cold;
 
     let mut out = Outcome {
@@ -72,10 +72,14 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
     let mut stale = false;
     let before = host.pairs.len();
     let periodic_before = !old_verdicts.is_empty();
-    let cached = |peer: IpAddr| {
+    // A pair's cached verdict, moved out (each peer asks once; the peers stay for the
+    // prevalence update below).
+    let mut cached = |peer: IpAddr| {
         old_verdicts
             .binary_search_by(|(p, _)| p.cmp(&peer))
-            .map_or(PairVerdict::NONE, |i| old_verdicts[i].1.clone())
+            .map_or(PairVerdict::NONE, |i| {
+                std::mem::take(&mut old_verdicts[i].1)
+            })
     };
 
     host.pairs.retain_mut(|pair| {
@@ -229,9 +233,10 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
         .map(|((peer, _), v)| (peer, v))
         .collect();
     verdicts.sort_unstable_by_key(|a| a.0);
+    // `latest` is the caller's to set, from the finding it keeps (saves a copy).
     out.memo = Memo {
         verdicts,
-        latest: out.finding.is_flagged().then(|| out.finding.clone()),
+        latest: None,
         emitted: memo.emitted,
     };
     out
