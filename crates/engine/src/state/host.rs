@@ -183,10 +183,10 @@ impl Host {
             .flat_map(|m| m.verdicts.iter().map(|(peer, _)| *peer))
     }
 
-    /// Takes the memo out (to update it and give it back with [`Host::set_memo`]).
+    /// Takes the memo out (to update it and give it back with [`Host::set_memo`]); its box
+    /// stays, empty, for the memo coming back (no allocation per evaluation).
     pub(crate) fn take_memo(&mut self) -> Memo {
-        self.memo_bytes = 0;
-        self.memo.take().map(|m| *m).unwrap_or_default()
+        self.memo.as_deref_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Stores the memo (nothing when it is empty) and its cost.
@@ -196,7 +196,10 @@ impl Host {
             self.memo_bytes = 0;
         } else {
             self.memo_bytes = memo.heap_bytes();
-            self.memo = Some(Box::new(memo));
+            match &mut self.memo {
+                Some(boxed) => **boxed = memo,
+                None => self.memo = Some(Box::new(memo)),
+            }
         }
     }
 }
