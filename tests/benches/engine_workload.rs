@@ -8,7 +8,9 @@
 //! partition by initiator (as the flows topic's key does), and every `RELBOT_BENCH_BATCH`
 //! flows (default 100,000, the detector's `max_batch`) every engine advances and hands over
 //! its changed hosts' encoded state, as the replica's batch loop does. One thread, so the
-//! figure is per core. Not a test: no assertion on time. Results go to docs/BENCHMARKS.md.
+//! figure is per core. `RELBOT_BENCH_REEVALUATE` sets `engine.reevaluate_change` (default
+//! the product's 0.125; 0 re-estimates on every change). Not a test: no assertion on time.
+//! Results go to docs/BENCHMARKS.md.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench with a broken setup stops loudly
 
@@ -54,9 +56,16 @@ fn main() {
     let flows: Vec<FlowRecord> = sim.iter().map(record).collect();
     drop(sim);
 
+    let mut config = EngineConfig::streaming();
+    if let Some(share) = std::env::var("RELBOT_BENCH_REEVALUATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.reevaluate_change = share;
+    }
     let mut engines: Vec<Engine> = (0..partitions)
         .map(|_| {
-            let mut e = Engine::new(EngineConfig::streaming(), algorithm.clone()).unwrap();
+            let mut e = Engine::new(config.clone(), algorithm.clone()).unwrap();
             e.set_filter(filter.clone());
             e
         })
