@@ -698,4 +698,49 @@ impl Engine {
         pair.times.copy_before(h.last_tick, &mut times);
         Some(times)
     }
+
+    /// Starts afresh, as a new engine with the same configuration, algorithm and filter:
+    /// drops every host, the clock and input positions, the statistics and the prevalence
+    /// counts, but keeps the buffers evaluations reuse (they count in
+    /// [`EngineStats::state_bytes`] as before). One engine can so judge many
+    /// independent inputs in turn (`relbot analyze`: one host at a time per thread) without
+    /// the cost of building an engine for each.
+    pub fn reset(&mut self) {
+        // Every field is named (no `..`): a new field must be considered here.
+        let Self {
+            config,
+            algorithm: _,
+            label: _,
+            horizon_ms: _,
+            sparse: _,
+            max_times: _,
+            clock,
+            hosts,
+            hasher: _,
+            schedule,
+            scratch: _,
+            window,
+            host_heap,
+            pairs,
+            times,
+            changed,
+            skip_through,
+            max_position,
+            stats,
+            filter: _,
+            prevalence,
+        } = self;
+        *clock = Clock::new(config.interval_ms(), config.lateness_ms());
+        hosts.clear();
+        *schedule = Schedule::default();
+        window.clear();
+        *host_heap = 0;
+        *pairs = 0;
+        *times = 0;
+        changed.clear();
+        *skip_through = None;
+        *max_position = None;
+        *stats = EngineStats::default();
+        *prevalence = Prevalence::default();
+    }
 }

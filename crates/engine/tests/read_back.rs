@@ -172,3 +172,54 @@ fn streaming_read_back_is_the_window_of_the_last_tick() {
     assert_eq!(window.last_flow_ms, *expected.last().unwrap());
     assert_eq!(engine.pair_times(host, peer).unwrap(), expected);
 }
+
+#[test]
+fn a_reset_engine_is_a_fresh_one() {
+    // One engine judges host .1's flows, is reset, then judges host .2's flows (which start
+    // before the first run's flush: a fresh clock must not find them late).
+    let host1 = ip("10.0.0.1");
+    let host2 = ip("10.0.0.2");
+    let later: Vec<FlowRecord> = flows()
+        .into_iter()
+        .filter(|f| f.src == host1)
+        .map(|mut f| {
+            f.start_ms += 3600 * MIN;
+            f
+        })
+        .collect();
+    let second: Vec<FlowRecord> = flows()
+        .into_iter()
+        .map(|mut f| {
+            f.src = host2;
+            f
+        })
+        .collect();
+
+    let mut reused = Engine::new(EngineConfig::batch(), classic()).unwrap();
+    for f in &later {
+        reused.ingest(f);
+    }
+    assert!(!reused.flush().is_empty());
+    reused.reset();
+    assert_eq!(reused.hosts(), Vec::<IpAddr>::new());
+    assert_eq!(reused.closed_end_ms(), None);
+    let mut fresh = Engine::new(EngineConfig::batch(), classic()).unwrap();
+    for f in &second {
+        assert_eq!(reused.ingest(f), fresh.ingest(f));
+    }
+    assert_eq!(reused.flush(), fresh.flush());
+    assert_eq!(reused.host_results(), fresh.host_results());
+    // Every counter and gauge alike, but the state bytes: they count the buffers kept.
+    let (kept, new) = (reused.stats(), fresh.stats());
+    assert!(kept.state_bytes >= new.state_bytes);
+    assert_eq!(
+        relbot_engine::EngineStats {
+            state_bytes: new.state_bytes,
+            ..kept
+        },
+        new
+    );
+    assert_eq!(reused.periodic_pairs(host2), fresh.periodic_pairs(host2));
+    assert_eq!(reused.host_window(host1), None);
+    assert_eq!(reused.host_results().len(), 1);
+}

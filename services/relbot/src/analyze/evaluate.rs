@@ -2,8 +2,9 @@
 //! windowing and host evaluation — then applies the false-positive control over all hosts at
 //! once and tallies periodic peers per host with the algorithm's own rule.
 //!
-//! Hosts are evaluated in parallel, each by a fresh batch engine fed the host's pairs from the
-//! row store through [`Engine::ingest`], so that only the hosts in flight hold engine state.
+//! Hosts are evaluated in parallel, each by a fresh batch engine (one engine per thread,
+//! [`Engine::reset`] between hosts) fed the host's pairs from the row store through
+//! [`Engine::ingest`], so that only the hosts in flight hold engine state.
 //! The engines run with the filter off: prevalence and reply folding judge a peer by every
 //! host's pairs, so the filter is applied afterwards over all hosts (the detector's engine
 //! applies the same rules host by host, over the hosts of its partition).
@@ -44,12 +45,16 @@ struct Judged {
     evidence: Vec<PairEvidence>,
 }
 
-/// One host's evaluation, with the engine's counters.
+/// One host's evaluation, with the engine's counters. Most hosts have no periodic pair and
+/// keep only their counters (a run has a `HostRun` per source until all are done).
 struct HostRun {
     host: IpAddr,
-    judged: Option<Judged>,
+    /// Peers in the host's window.
+    peers: u32,
     flows_ingested: u64,
     pair_evaluations: u64,
+    /// The host's evaluation, when some pair is periodic.
+    judged: Option<Box<Judged>>,
 }
 
 /// Evaluates every host with engines configured by `config` (`relbot analyze` uses
@@ -67,17 +72,21 @@ pub fn evaluate(
 ) -> Result<(Vec<HostResult>, Totals, EvidenceMap), EngineError> {
     // Fails here, before any work, if the configuration is invalid.
     Engine::new(config.clone(), algorithm.clone())?;
-    let runs = rows.for_each_host(|host, pairs: &mut PairCursor<'_>| {
-        judge_host(algorithm, config, host, pairs)
-    });
-    let mut per_host: Vec<(IpAddr, Judged)> = Vec::with_capacity(runs.len());
+    let runs = rows.for_each_host_with(
+        || Engine::new(config.clone(), algorithm.clone()),
+        |engine, host, pairs: &mut PairCursor<'_>| match engine {
+            Ok(engine) => judge_host(engine, host, pairs),
+            Err(e) => Err(e.clone()),
+        },
+    );
+    let mut per_host: Vec<(IpAddr, Box<Judged>)> = Vec::new();
     let mut totals = Totals::default();
     for run in runs {
         let run = run?;
+        totals.pairs += run.peers as usize;
         totals.flows_ingested += run.flows_ingested;
         totals.pair_evaluations += run.pair_evaluations;
         if let Some(judged) = run.judged {
-            totals.pairs += judged.window.peers as usize;
             per_host.push((run.host, judged));
         }
     }
@@ -108,48 +117,54 @@ pub fn evaluate(
     ))
 }
 
-/// Feeds one host's pairs into a fresh engine, flushes it and reads its evaluation back.
+/// Feeds one host's pairs into `engine`, reset first (so fresh for this host), flushes it and
+/// reads its evaluation back.
 fn judge_host(
-    algorithm: &Algorithm,
-    config: &EngineConfig,
+    engine: &mut Engine,
     host: IpAddr,
     pairs: &mut PairCursor<'_>,
 ) -> Result<HostRun, EngineError> {
-    let mut engine = Engine::new(config.clone(), algorithm.clone())?;
+    engine.reset();
+    // One record, refilled: the row store keeps only (peer, start) of a flow.
+    let mut flow = FlowRecord::from_triple(0, host, host);
     while let Some((peer, times)) = pairs.next() {
+        flow.dst = peer;
         for &t in times {
-            engine.ingest(&FlowRecord::from_triple(t, host, peer));
+            (flow.start_ms, flow.end_ms) = (t, t);
+            engine.ingest(&flow);
         }
     }
     engine.flush();
-    let judged = engine.host_window(host).map(|window| {
-        let periodic = engine.periodic_pairs(host);
+    let window = engine.host_window(host);
+    let periodic = engine.periodic_pairs(host);
+    let judged = window.filter(|_| !periodic.is_empty()).map(|window| {
         let evidence = periodic
             .iter()
             .map(|p| {
                 let times = engine.pair_times(host, p.peer).unwrap_or_default();
-                PairEvidence::of(algorithm, &times)
+                PairEvidence::of(engine.algorithm(), &times)
             })
             .collect();
-        Judged {
+        Box::new(Judged {
             window,
             periodic,
             evidence,
-        }
+        })
     });
     let stats = engine.stats();
     Ok(HostRun {
         host,
-        judged,
+        peers: window.map_or(0, |w| w.peers),
         flows_ingested: stats.flows_ingested,
         pair_evaluations: stats.pair_evaluations,
+        judged,
     })
 }
 
 /// The false-positive control over all hosts at once (the engine applies the same rules
 /// host by host): prevalence counts every periodic pair; replies, allow-listed and
 /// infrastructure peers are then dropped.
-fn apply_filter(filter: &PeerFilter, per_host: &mut [(IpAddr, Judged)]) {
+fn apply_filter(filter: &PeerFilter, per_host: &mut [(IpAddr, Box<Judged>)]) {
     let mut prevalence = Prevalence::default();
     for (_, judged) in per_host.iter() {
         prevalence.replace([], judged.periodic.iter().map(|p| p.peer));
