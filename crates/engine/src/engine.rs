@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use hashbrown::{DefaultHashBuilder, HashMap, HashSet};
 use relbot_codec::Detection;
 use relbot_flow::FlowRecord;
-use relbot_periodicity::{Algorithm, AlgorithmScratch};
+use relbot_periodicity::{Algorithm, AlgorithmScratch, PairVerdict};
 
 use crate::budget::{heap_cost, low_water, lru_victims};
 use crate::detection::{self, AlgorithmLabel};
@@ -602,5 +602,161 @@ fn queue(clock: &Clock, schedule: &mut Schedule, addr: IpAddr, host: &mut Host) 
         let previous = (host.scheduled != NEVER).then_some(host.scheduled);
         schedule.push(tick, addr, previous);
         host.scheduled = tick;
+    }
+}
+
+/// A pair found periodic at its host's last evaluation, before the false-positive control
+/// (see [`Engine::periodic_pairs`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodicPair {
+    /// The peer.
+    pub peer: IpAddr,
+    /// The algorithm's verdict on the pair's window.
+    pub verdict: PairVerdict,
+    /// Flows from the host to the peer in that window.
+    pub flows: u64,
+    /// Start of the pair's first flow in that window, ms.
+    pub first_flow_ms: i64,
+}
+
+/// A host's window at its last evaluation: what it held, whether or not a peer was periodic
+/// (see [`Engine::host_window`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostWindow {
+    /// Window start, inclusive, ms (the host's first flow when the horizon is unbounded).
+    pub window_start_ms: i64,
+    /// Window end, exclusive, ms: the tick of the evaluation.
+    pub window_end_ms: i64,
+    /// Flows of the host in the window.
+    pub flows: u64,
+    /// Peers with flows in the window.
+    pub peers: u32,
+    /// Earliest flow start in the window, ms (0 without flows).
+    pub first_flow_ms: i64,
+    /// Latest flow start in the window, ms (0 without flows).
+    pub last_flow_ms: i64,
+}
+
+/// Reading back a host's last evaluation pair by pair: what `relbot analyze` needs to apply
+/// the false-positive control over all hosts at once (its engines run with the filter off, one
+/// host at a time) and to show the evidence of each periodic pair.
+///
+/// The answers describe the state as held now, within the window of the host's last
+/// evaluation: flows accepted since start at or after its tick and are not counted, but a cap
+/// or budget eviction since then shows.
+impl Engine {
+    /// The pairs of `host` found periodic at its last evaluation, by peer address, with
+    /// their verdicts — all of them, before allow-lists, prevalence and `min_peers` (with the
+    /// filter off, exactly the pairs its result tallies). Empty for a host without state or
+    /// without a periodic pair.
+    pub fn periodic_pairs(&self, host: IpAddr) -> Vec<PeriodicPair> {
+        let Some(h) = self.hosts.get(&host) else {
+            return Vec::new();
+        };
+        let Some(memo) = h.memo() else {
+            return Vec::new();
+        };
+        memo.verdicts
+            .iter()
+            .filter_map(|(peer, verdict)| {
+                let pair = &h.pairs[h.find(*peer, &self.hasher)?];
+                let flows = pair.times.count_before(h.last_tick);
+                (flows > 0).then(|| PeriodicPair {
+                    peer: *peer,
+                    verdict: verdict.clone(),
+                    flows: flows as u64,
+                    first_flow_ms: pair.times.first(),
+                })
+            })
+            .collect()
+    }
+
+    /// The window of `host`'s last evaluation with its counters (`None`: no state, or not
+    /// evaluated yet).
+    pub fn host_window(&self, host: IpAddr) -> Option<HostWindow> {
+        let h = self.hosts.get(&host)?;
+        if h.last_tick == NEVER {
+            return None;
+        }
+        let tick = h.last_tick;
+        let (mut flows, mut peers, mut first, mut last) = (0u64, 0u32, i64::MAX, i64::MIN);
+        for pair in &h.pairs {
+            let n = pair.times.count_before(tick);
+            if n > 0 {
+                flows += n as u64;
+                peers += 1;
+                first = first.min(pair.times.first());
+                last = last.max(pair.times.get(n - 1));
+            }
+        }
+        let floor = self.horizon_ms.map(|horizon| tick.saturating_sub(horizon));
+        let any = flows > 0;
+        Some(HostWindow {
+            window_start_ms: floor.unwrap_or(if any { first } else { tick }),
+            window_end_ms: tick,
+            flows,
+            peers,
+            first_flow_ms: if any { first } else { 0 },
+            last_flow_ms: if any { last } else { 0 },
+        })
+    }
+
+    /// The flow start times, ascending, of the pair (`host`, `peer`) in the window of the
+    /// host's last evaluation — the times its verdict was drawn from (`None`: no such pair, or
+    /// the host was not evaluated yet).
+    pub fn pair_times(&self, host: IpAddr, peer: IpAddr) -> Option<Vec<i64>> {
+        let h = self.hosts.get(&host)?;
+        if h.last_tick == NEVER {
+            return None;
+        }
+        let pair = &h.pairs[h.find(peer, &self.hasher)?];
+        let mut times = Vec::with_capacity(pair.times.count_before(h.last_tick));
+        pair.times.copy_before(h.last_tick, &mut times);
+        Some(times)
+    }
+
+    /// Starts afresh, as a new engine with the same configuration, algorithm and filter:
+    /// drops every host, the clock and input positions, the statistics and the prevalence
+    /// counts, but keeps the buffers evaluations reuse (they count in
+    /// [`EngineStats::state_bytes`] as before). One engine can so judge many
+    /// independent inputs in turn (`relbot analyze`: one host at a time per thread) without
+    /// the cost of building an engine for each.
+    pub fn reset(&mut self) {
+        // Every field is named (no `..`): a new field must be considered here.
+        let Self {
+            config,
+            algorithm: _,
+            label: _,
+            horizon_ms: _,
+            sparse: _,
+            max_times: _,
+            clock,
+            hosts,
+            hasher: _,
+            schedule,
+            scratch: _,
+            window,
+            host_heap,
+            pairs,
+            times,
+            changed,
+            skip_through,
+            max_position,
+            stats,
+            filter: _,
+            prevalence,
+        } = self;
+        *clock = Clock::new(config.interval_ms(), config.lateness_ms());
+        hosts.clear();
+        *schedule = Schedule::default();
+        window.clear();
+        *host_heap = 0;
+        *pairs = 0;
+        *times = 0;
+        changed.clear();
+        *skip_through = None;
+        *max_position = None;
+        *stats = EngineStats::default();
+        *prevalence = Prevalence::default();
     }
 }

@@ -67,7 +67,7 @@ mod watermark;
 
 pub use config::{EmitRule, EngineConfig};
 pub use detection::detection_for;
-pub use engine::{Engine, HostCounters, Ingest};
+pub use engine::{Engine, HostCounters, HostWindow, Ingest, PeriodicPair};
 pub use error::EngineError;
 pub use filter::{fold_replies, AllowFile, FilterConfig, PeerFilter, Prevalence};
 pub use networks::{Cidr, Networks};

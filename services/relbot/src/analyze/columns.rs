@@ -124,6 +124,16 @@ impl FlowRows {
         self,
         visit: impl Fn(IpAddr, &mut PairCursor<'_>) -> R + Sync,
     ) -> Vec<R> {
+        self.for_each_host_with(|| (), |_, host, pairs| visit(host, pairs))
+    }
+
+    /// [`for_each_host`](Self::for_each_host) with a state made by `init` for each batch of
+    /// hosts a thread takes on (a few per thread), passed to every `visit` of that batch.
+    pub fn for_each_host_with<T, R: Send>(
+        self,
+        init: impl Fn() -> T + Sync + Send,
+        visit: impl Fn(&mut T, IpAddr, &mut PairCursor<'_>) -> R + Sync + Send,
+    ) -> Vec<R> {
         let Self {
             sources,
             hosts,
@@ -136,7 +146,7 @@ impl FlowRows {
         hosts
             .into_par_iter()
             .zip(sources.values.into_par_iter())
-            .map(|(rows, host)| {
+            .map_init(init, |state, (rows, host)| {
                 let rows = HostWalk::new(rows, base);
                 let mut at = 0usize;
                 let mut cursor = PairCursor {
@@ -149,7 +159,7 @@ impl FlowRows {
                     }),
                     times: Vec::new(),
                 };
-                visit(host, &mut cursor)
+                visit(state, host, &mut cursor)
             })
             .collect()
     }

@@ -4,7 +4,9 @@
 //! Reading, parsing and inserting overlap: one thread reads and decompresses blocks of whole
 //! lines, a worker per core parses blocks, and the calling thread appends the records to a
 //! compact row store in input order (so line errors are reported in order). The rows are then
-//! sorted and every host's pairs evaluated, hosts in parallel.
+//! sorted and every host's pairs fed to a fresh batch detection engine (the detector's
+//! [`relbot_engine::Engine`]), hosts in parallel; the false-positive control is applied over
+//! all hosts at the end ([`evaluate`]).
 
 mod binary;
 mod columns;
@@ -139,7 +141,9 @@ struct Parsed {
 pub fn run(opts: &AnalyzeOptions, diag: &mut dyn Write) -> Result<Analysis, AnalyzeError> {
     let started = Instant::now();
     let (table, mut summary) = read_rows(opts, None, diag)?;
-    let (hosts, totals, evidence) = evaluate(&opts.algorithm, table, &opts.filter);
+    let batch = relbot_engine::EngineConfig::batch();
+    let (hosts, totals, evidence) = evaluate(&opts.algorithm, &batch, table, &opts.filter)
+        .map_err(|e| AnalyzeError::Config(e.to_string()))?;
     summary.pairs = totals.pairs;
     summary.flagged_hosts = hosts.len();
     summary.seconds = started.elapsed().as_secs_f64();
