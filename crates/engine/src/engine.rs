@@ -745,8 +745,10 @@ impl Engine {
             stats,
             filter: _,
             prevalence,
+            flushing,
         } = self;
         *clock = Clock::new(config.interval_ms(), config.lateness_ms());
+        *flushing = false;
         hosts.clear();
         *schedule = Schedule::default();
         window.clear();
