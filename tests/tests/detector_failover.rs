@@ -1,10 +1,12 @@
 //! Scale-out and failure through the real broker: 12 partitions, three relbot-detector
 //! processes in one group; while flows stream in, one is killed with SIGKILL, a new one is
-//! started, then one is stopped with SIGTERM. The final detections equal those of a
-//! single-replica run on the same input (same flows topic, its own group, detections and
-//! state topics), whose per-host results equal the batch result (`relbot analyze`); no
-//! detection id is emitted with different contents, and the restored state counts every
-//! flow exactly once.
+//! started, then one is stopped with SIGTERM. Once every partition is flushed (end of
+//! input), the final detections are identical (id, window, evidence, periods, score,
+//! confidence) to those of a single-replica run on the same input (same flows topic, its
+//! own group, detections and state topics), whose per-host results equal the batch result
+//! (`relbot analyze`); so is every host's whole sequence of detections, replays aside (a
+//! replayed record gives the same detection, same id, again); no detection id is emitted
+//! with different contents, and the restored state counts every flow exactly once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
 use std::collections::{BTreeMap, HashMap};
@@ -254,6 +256,21 @@ async fn read_all(broker: &TestBroker, topic: &str) -> anyhow::Result<Vec<Detect
     Ok(detections)
 }
 
+/// Each host's detections in the order emitted, each id once (its first emission): a
+/// replica that replays input after a crash emits the same detections again, with the same
+/// ids, so a run with failures has the same sequences as a run without.
+fn sequences(detections: &[Detection]) -> BTreeMap<IpAddr, Vec<String>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out: BTreeMap<IpAddr, Vec<String>> = BTreeMap::new();
+    for d in detections {
+        let id = d.detection_id.to_string();
+        if seen.insert(id.clone()) {
+            out.entry(d.host).or_default().push(id);
+        }
+    }
+    out
+}
+
 /// Every detection of `host`, in order, for a failure message.
 fn history(detections: &[Detection], host: IpAddr) -> String {
     detections
@@ -459,6 +476,28 @@ async fn replicas_fail_and_move_without_changing_the_result() -> anyhow::Result<
     ensure!(
         conflicting_ids(&single).is_empty(),
         "single replica: conflicting ids"
+    );
+    // Not only the final ones: every host's detections, replays aside, are the single
+    // replica's, in the same order.
+    let (got_seq, single_seq) = (sequences(&detections), sequences(&single));
+    let hosts: Vec<&IpAddr> = got_seq
+        .keys()
+        .chain(single_seq.keys())
+        .filter(|h| got_seq.get(h) != single_seq.get(h))
+        .collect();
+    ensure!(
+        hosts.is_empty(),
+        "detections of {} hosts differ from the single replica's:\n{}",
+        hosts.len(),
+        hosts
+            .iter()
+            .map(|h| format!(
+                "{h} replicas:\n{}\n{h} single:\n{}",
+                history(&detections, **h),
+                history(&single, **h)
+            ))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     eprintln!(
         "final detections of {} hosts identical to the single-replica run",

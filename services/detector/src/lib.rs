@@ -49,7 +49,7 @@ use crate::changelog::Changelog;
 use crate::metrics::DetectorMetrics;
 use crate::process::{Detector, Polled};
 
-/// How often idle partitions are looked for when `detector.idle_flush` is set.
+/// How often idle partitions are looked for (flush, checkpoint, rebalance events).
 const IDLE_CHECK: Duration = Duration::from_millis(250);
 
 /// The topics the detector creates when `detector.create_topics` is set.
@@ -169,9 +169,9 @@ pub async fn run(config: DetectorConfig, ctx: Context) -> Result<(), DetectorErr
     idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut lag = tokio::time::interval(settings.lag_interval);
     lag.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Checkpoints of partitions that have had no input since their last batch.
-    let checkpoint_every = settings.checkpoint_interval;
-    let mut checkpoint = tokio::time::interval(checkpoint_every.max(IDLE_CHECK));
+    // Checkpoints of partitions that have had no input since their interval began, and
+    // rebalance events while no records come.
+    let mut checkpoint = tokio::time::interval(IDLE_CHECK);
     checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let result = loop {
@@ -193,7 +193,7 @@ pub async fn run(config: DetectorConfig, ctx: Context) -> Result<(), DetectorErr
                 }
                 continue;
             }
-            _ = checkpoint.tick(), if !checkpoint_every.is_zero() => {
+            _ = checkpoint.tick() => {
                 if let Err(e) = rebalance(&mut events, &mut detector, &flows_topic, &ctx).await {
                     break Err(e);
                 }
