@@ -496,7 +496,9 @@ impl Checkpointer {
     /// the write blocks that thread (`block_in_place`: the runtime's other tasks move to
     /// other threads). On a current-thread runtime, which cannot block, or when the write
     /// fails, nothing is stored: the next owner replays the records since the last
-    /// checkpoint, which the changelog protocol makes safe.
+    /// checkpoint, which the changelog protocol makes safe. Partitions *lost* (the group
+    /// gave them away after a session timeout) are not written: their next owner may be
+    /// writing their changelog already.
     pub fn revoke(&self, consumer: &BaseConsumer<RebalanceContext>, revoked: &[Partition]) {
         let multi_thread = tokio::runtime::Handle::try_current()
             .ok()
@@ -507,6 +509,12 @@ impl Checkpointer {
             );
             return;
         };
+        if consumer.assignment_lost() {
+            // The group moved the partitions on without us (session timeout): their next
+            // owner may be writing their changelog already.
+            warn!("Partitions lost, not revoked: not checkpointed, the next owner replays.");
+            return;
+        }
         let checkpoints: Vec<Checkpoint> = {
             let mut owned = lock(&self.owned);
             revoked
