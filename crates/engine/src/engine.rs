@@ -557,6 +557,8 @@ impl Engine {
         self.pairs += h.pairs.len();
         self.times += h.times;
         self.stats.hosts_restored += 1;
+        // Its periodic peers count in the prevalence as they did where it was saved.
+        self.prevalence.replace([], h.periodic_peers());
         queue(&self.clock, &mut self.schedule, host, &mut h);
         self.hosts.insert(host, h);
         self.enforce_budget();

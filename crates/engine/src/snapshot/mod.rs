@@ -8,12 +8,15 @@
 //! ```text
 //! u8  format version (1)
 //! u8  flags: 1 = position present, 2 = latest finding present, 4 = emitted finding present,
-//!            8 = emitted finding equals the latest one (and is not repeated)
+//!            8 = emitted finding equals the latest one (and is not repeated),
+//!            16 = periodic peers present
 //! v   flows accepted for the host (the "no flow counted twice" counter)
 //! v   input position of the last flow accepted            (flag 1)
 //! z   newest flow start, z due time, z last evaluation tick (i64::MIN: never)
 //! v+  algorithm version string (findings are dropped on restore when it differs)
 //! ... latest finding (flag 2), emitted finding (flag 4)
+//! v+  periodic peers (flag 16): count, then addresses, ascending: the peers found periodic
+//!     at the last evaluation, before any filter (the host's share of the prevalence counts)
 //! v   pair count, then per pair: address, v time count (≥ 1), v evaluated count,
 //!     z first time, then (count − 1) × v gaps to the next time (ascending, so gaps ≥ 0)
 //! ```
@@ -25,13 +28,17 @@
 //! Decoding checks every count against the bytes left before allocating, and every
 //! invariant the engine relies on; bad bytes give an [`EngineError`], never a panic.
 //!
-//! Verdict caches are not saved: a restored host re-evaluates all its pairs once.
+//! Verdict caches are not saved: a restored host re-evaluates all its pairs once. Which peers
+//! were periodic is saved, so that a restored engine counts the same prevalence (a peer
+//! periodic for many hosts is infrastructure) as the engine that wrote the snapshots; flag 16
+//! was added after the format's first release, which reads as "none".
 
 mod wire;
 
 use std::net::IpAddr;
 
 use hashbrown::DefaultHashBuilder;
+use relbot_periodicity::PairVerdict;
 
 use crate::result::{Finding, PeerFinding, PeriodFinding};
 use crate::state::{Host, Memo, Pair, Times, MAX_TIMES};
@@ -47,7 +54,8 @@ const HAS_POSITION: u8 = 1;
 const HAS_LATEST: u8 = 2;
 const HAS_EMITTED: u8 = 4;
 const EMITTED_IS_LATEST: u8 = 8;
-const KNOWN_FLAGS: u8 = 15;
+const HAS_PERIODIC: u8 = 16;
+const KNOWN_FLAGS: u8 = 31;
 const MAX_VERSION_LEN: usize = 64;
 
 /// The engine's event-time clock and input position, saved with each batch of host
@@ -157,7 +165,12 @@ pub(crate) fn encode_host(host: &Host, algorithm_version: &str) -> Vec<u8> {
         } else {
             0
         }
-        | if same { EMITTED_IS_LATEST } else { 0 };
+        | if same { EMITTED_IS_LATEST } else { 0 }
+        | if host.periodic_peers().next().is_some() {
+            HAS_PERIODIC
+        } else {
+            0
+        };
     w.u8(flags);
     w.varint(host.flows);
     if let Some(p) = host.position {
@@ -172,6 +185,12 @@ pub(crate) fn encode_host(host: &Host, algorithm_version: &str) -> Vec<u8> {
     }
     if let (Some(f), false) = (emitted, same) {
         encode_finding(&mut w, f);
+    }
+    if flags & HAS_PERIODIC != 0 {
+        w.varint(host.periodic_peers().count() as u64);
+        for peer in host.periodic_peers() {
+            w.ip(peer);
+        }
     }
     w.varint(host.pairs.len() as u64);
     for pair in &host.pairs {
@@ -240,6 +259,19 @@ pub(crate) fn decode_host(
     if flags & EMITTED_IS_LATEST != 0 {
         emitted.clone_from(&latest);
     }
+    let mut periodic: Vec<IpAddr> = Vec::new();
+    if flags & HAS_PERIODIC != 0 {
+        let n = r.count(5)?;
+        periodic.reserve_exact(n);
+        for _ in 0..n {
+            let at = r.pos();
+            let peer = r.ip()?;
+            if periodic.last().is_some_and(|p| *p >= peer) {
+                return Err(r.invalid_at(at, "periodic peers not ascending"));
+            }
+            periodic.push(peer);
+        }
+    }
 
     let at = r.pos();
     let n_pairs = r.count(4)?;
@@ -289,8 +321,15 @@ pub(crate) fn decode_host(
     r.finish()?;
     host.cold = host.pairs.iter().any(|p| p.evaluated > 0);
     if same_algorithm {
+        // The periodic peers with placeholder verdicts: they count in the prevalence and are
+        // taken out of it at the next evaluation, which (the host being cold) judges every
+        // pair afresh and never reads these verdicts.
+        let verdicts = periodic
+            .into_iter()
+            .map(|peer| (peer, PairVerdict::NONE))
+            .collect();
         host.set_memo(Memo {
-            verdicts: Vec::new(),
+            verdicts,
             latest,
             emitted,
         });
