@@ -16,12 +16,14 @@
 //! - [`config`]: the typed configuration (`config/default.toml`);
 //! - [`process`]: the partitions of this replica and one batch's processing;
 //! - [`changelog`]: the changelog's record layout, restore and writes;
+//! - [`checkpoint`]: checkpoints (changelog written, then offsets stored), also on revoke;
 //! - [`metrics`]: Prometheus metrics;
 //! - [`error`]: the error type, [`DetectorError`].
 //!
 //! [`run`] is the service: `main.rs` hands it to `relbot_service::run_main`.
 
 pub mod changelog;
+pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod metrics;

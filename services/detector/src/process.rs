@@ -14,15 +14,13 @@ use relbot_engine::{
     AllowFile, ChangeSet, Engine, EngineConfig, EngineStats, FilterConfig, Ingest, PeerFilter,
 };
 use relbot_flow::FlowRecord;
-use relbot_kafka::rdkafka::consumer::{BaseConsumer, Consumer as _};
 use relbot_kafka::rdkafka::producer::FutureRecord;
-use relbot_kafka::{
-    enqueue_with_backpressure, Partition, PendingDelivery, ProduceStats, Producer, RebalanceContext,
-};
+use relbot_kafka::{enqueue_with_backpressure, PendingDelivery, ProduceStats, Producer};
 use relbot_periodicity::Algorithm;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, info, warn};
 
 use crate::changelog::Changelog;
+use crate::checkpoint::{write_checkpoints, Checkpoint, Checkpointer};
 use crate::error::DetectorError;
 use crate::metrics::DetectorMetrics;
 
@@ -31,7 +29,7 @@ pub type Polled = (i32, i64, Result<FlowRecord, relbot_codec::CodecError>);
 
 /// The engine of one assigned partition and its bookkeeping.
 #[derive(Debug)]
-struct Owned {
+pub(crate) struct Owned {
     engine: Engine,
     /// Engine stats when metrics were last updated.
     seen: EngineStats,
@@ -41,7 +39,7 @@ struct Owned {
     unflushed: bool,
     /// The highest offset processed whose effects are not in the changelog yet: stored at
     /// the partition's next checkpoint.
-    pending: Option<i64>,
+    pub(crate) pending: Option<i64>,
     /// When the partition's state was last written to the changelog.
     checkpointed: Instant,
 }
@@ -49,14 +47,14 @@ struct Owned {
 impl Owned {
     /// Whether the partition has processed records since its last checkpoint, and that
     /// checkpoint is at least `interval` old.
-    fn checkpoint_due(&self, interval: Duration) -> bool {
+    pub(crate) fn checkpoint_due(&self, interval: Duration) -> bool {
         self.pending.is_some() && self.checkpointed.elapsed() >= interval
     }
 
     /// Takes the changes since the last checkpoint and the offset they cover; the partition
     /// counts as checkpointed from now on (if writing them fails, the service stops without
     /// storing the offset).
-    fn checkpoint(&mut self) -> (ChangeSet, Option<i64>) {
+    pub(crate) fn checkpoint(&mut self) -> (ChangeSet, Option<i64>) {
         self.checkpointed = Instant::now();
         (self.engine.take_changed(), self.pending.take())
     }
@@ -64,14 +62,12 @@ impl Owned {
 
 /// The partitions of this replica, shared between the poll loop and the revoke hook (which
 /// runs inside the consumer's poll, never while the loop holds the lock).
-type Partitions = Arc<Mutex<HashMap<i32, Owned>>>;
+pub(crate) type Partitions = Arc<Mutex<HashMap<i32, Owned>>>;
 
-fn lock(partitions: &Partitions) -> MutexGuard<'_, HashMap<i32, Owned>> {
+/// The partitions, locked (a panic elsewhere does not make them unusable).
+pub(crate) fn lock(partitions: &Partitions) -> MutexGuard<'_, HashMap<i32, Owned>> {
     partitions.lock().unwrap_or_else(PoisonError::into_inner)
 }
-
-/// One partition's checkpoint: its changes and the offset to store once they are written.
-type Checkpoint = (i32, ChangeSet, Option<i64>);
 
 /// One partition's output of a step: its detections, and its checkpoint when one was taken
 /// (the changes and the offset they cover).
@@ -274,14 +270,14 @@ impl Detector {
 
     /// What the revoke hook needs to checkpoint partitions as they are taken away.
     pub fn checkpointer(&self, flows_topic: &str) -> Checkpointer {
-        Checkpointer {
-            owned: Arc::clone(&self.owned),
-            producer: self.producer.clone(),
-            stats: Arc::clone(&self.stats),
-            changelog: Arc::clone(&self.changelog),
-            metrics: self.metrics.clone(),
-            flows_topic: flows_topic.to_owned(),
-        }
+        Checkpointer::new(
+            Arc::clone(&self.owned),
+            self.producer.clone(),
+            Arc::clone(&self.stats),
+            Arc::clone(&self.changelog),
+            self.metrics.clone(),
+            flows_topic,
+        )
     }
 
     /// Ingests a poll batch, evaluates, delivers the detections, and writes the changelog
@@ -443,120 +439,6 @@ impl Detector {
             totals.state_bytes += o.seen.state_bytes;
         }
         self.metrics.state(owned.len(), &totals);
-    }
-}
-
-/// Writes `checkpoints` to the changelog (each partition's hosts, then its clock) and waits
-/// until every record is acknowledged; returns the number of records.
-async fn write_checkpoints(
-    changelog: &Changelog,
-    producer: &Producer,
-    stats: &Arc<ProduceStats>,
-    checkpoints: &[Checkpoint],
-) -> Result<usize, DetectorError> {
-    let mut pending: Vec<PendingDelivery> = Vec::new();
-    for (p, changes, _) in checkpoints {
-        changelog
-            .enqueue(producer, stats, *p, changes, &mut pending)
-            .await?;
-    }
-    let n = pending.len();
-    for delivery in pending {
-        delivery.wait().await?;
-    }
-    Ok(n)
-}
-
-/// Checkpoints partitions as they are revoked, from the consumer's revoke hook: writes
-/// their changelog records, waits for them and stores their offsets before librdkafka
-/// commits and gives the partitions up, so the next owner restores exactly the state of
-/// every record committed and replays nothing.
-pub struct Checkpointer {
-    owned: Partitions,
-    producer: Producer,
-    stats: Arc<ProduceStats>,
-    changelog: Arc<Changelog>,
-    metrics: DetectorMetrics,
-    flows_topic: String,
-}
-
-impl std::fmt::Debug for Checkpointer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Checkpointer")
-            .field("flows_topic", &self.flows_topic)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Checkpointer {
-    /// Checkpoints the revoked partitions of the flows topic that processed records since
-    /// their last checkpoint, and stores their offsets.
-    ///
-    /// The hook runs inside the consumer's poll, on the runtime thread that polls it, so
-    /// the write blocks that thread (`block_in_place`: the runtime's other tasks move to
-    /// other threads). On a current-thread runtime, which cannot block, or when the write
-    /// fails, nothing is stored: the next owner replays the records since the last
-    /// checkpoint, which the changelog protocol makes safe. Partitions *lost* (the group
-    /// gave them away after a session timeout) are not written: their next owner may be
-    /// writing their changelog already.
-    pub fn revoke(&self, consumer: &BaseConsumer<RebalanceContext>, revoked: &[Partition]) {
-        let multi_thread = tokio::runtime::Handle::try_current()
-            .ok()
-            .filter(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let Some(handle) = multi_thread else {
-            warn!(
-                "Revoke outside a multi-thread runtime: not checkpointed, the next owner replays."
-            );
-            return;
-        };
-        if consumer.assignment_lost() {
-            // The group moved the partitions on without us (session timeout): their next
-            // owner may be writing their changelog already.
-            warn!("Partitions lost, not revoked: not checkpointed, the next owner replays.");
-            return;
-        }
-        let checkpoints: Vec<Checkpoint> = {
-            let mut owned = lock(&self.owned);
-            revoked
-                .iter()
-                .filter(|r| r.topic == self.flows_topic)
-                .filter_map(|r| {
-                    let o = owned.get_mut(&r.partition)?;
-                    o.pending.is_some().then(|| {
-                        let (changes, offset) = o.checkpoint();
-                        (r.partition, changes, offset)
-                    })
-                })
-                .collect()
-        };
-        if checkpoints.is_empty() {
-            return;
-        }
-        let written = tokio::task::block_in_place(|| {
-            handle.block_on(write_checkpoints(
-                &self.changelog,
-                &self.producer,
-                &self.stats,
-                &checkpoints,
-            ))
-        });
-        match written {
-            Ok(n) => {
-                self.metrics.changelog(n as u64);
-                for (p, _, offset) in &checkpoints {
-                    let Some(offset) = offset else {
-                        continue;
-                    };
-                    if let Err(e) = consumer.store_offset(&self.flows_topic, *p, *offset) {
-                        warn!(partition = p, offset, error = %e, "Cannot store offset on revoke; the next owner replays.");
-                    }
-                }
-                info!(partitions = ?checkpoints.iter().map(|c| c.0).collect::<Vec<_>>(), records = n, "Revoked partitions checkpointed.");
-            }
-            Err(e) => {
-                error!(error = %e, "Checkpoint on revoke failed; the next owner replays.");
-            }
-        }
     }
 }
 
