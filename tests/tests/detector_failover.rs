@@ -1,10 +1,12 @@
 //! Scale-out and failure through the real broker: 12 partitions, three relbot-detector
 //! processes in one group; while flows stream in, one is killed with SIGKILL, a new one is
-//! started, then one is stopped with SIGTERM. The final detections equal those of a
-//! single-replica run on the same input (same flows topic, its own group, detections and
-//! state topics), whose per-host results equal the batch result (`relbot analyze`); no
-//! detection id is emitted with different contents, and the restored state counts every
-//! flow exactly once.
+//! started, then one is stopped with SIGTERM. Once every partition is flushed (end of
+//! input), the final detections are identical (id, window, evidence, periods, score,
+//! confidence) to those of a single-replica run on the same input (same flows topic, its
+//! own group, detections and state topics), whose per-host results equal the batch result
+//! (`relbot analyze`); so is every host's whole sequence of detections, replays aside (a
+//! replayed record gives the same detection, same id, again); no detection id is emitted
+//! with different contents, and the restored state counts every flow exactly once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
 use std::collections::{BTreeMap, HashMap};
@@ -84,47 +86,85 @@ fn generate() -> Vec<FlowRecord> {
     flows
 }
 
-/// The last detection of every host, emission time cleared (the only field that may differ
-/// between two runs that decide the same).
-fn final_detections(detections: &[Detection]) -> BTreeMap<IpAddr, Finding> {
+/// The last detection of every host, its wall-clock emission time cleared (the only field
+/// that may differ between two runs that decide the same).
+fn final_detections(detections: &[Detection]) -> BTreeMap<IpAddr, Detection> {
     let mut last = BTreeMap::new();
     for d in detections {
-        last.insert(
-            d.host,
-            Finding {
-                periods: d.periods.clone(),
-                score: d.score,
-                confidence: d.confidence,
-            },
-        );
+        let mut d = d.clone();
+        d.emitted_at_ms = 0;
+        last.insert(d.host, d);
     }
     last
 }
 
-/// What a final detection says about its host: periods with counts and peers, score and
-/// confidence (not its window, evidence or id, which depend on batching).
-#[derive(Debug, PartialEq)]
-struct Finding {
-    periods: Vec<relbot_codec::PeriodResult>,
-    score: f64,
-    confidence: f64,
+/// The fields in which two detections differ, with both values.
+fn differing_fields(got: &Detection, want: &Detection) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut field = |name: &str, a: String, b: String| {
+        if a != b {
+            out.push(format!("{name}: {a} (replicas) vs {b} (single)"));
+        }
+    };
+    field(
+        "detection_id",
+        got.detection_id.to_string(),
+        want.detection_id.to_string(),
+    );
+    field(
+        "window_start_ms",
+        got.window_start_ms.to_string(),
+        want.window_start_ms.to_string(),
+    );
+    field(
+        "window_end_ms",
+        got.window_end_ms.to_string(),
+        want.window_end_ms.to_string(),
+    );
+    field("algorithm", got.algorithm.clone(), want.algorithm.clone());
+    field(
+        "algorithm_version",
+        got.algorithm_version.clone(),
+        want.algorithm_version.clone(),
+    );
+    field(
+        "periods",
+        format!("{:?}", got.periods),
+        format!("{:?}", want.periods),
+    );
+    field("score", got.score.to_string(), want.score.to_string());
+    field(
+        "confidence",
+        got.confidence.to_string(),
+        want.confidence.to_string(),
+    );
+    field(
+        "evidence",
+        format!("{:?}", got.evidence),
+        format!("{:?}", want.evidence),
+    );
+    out
 }
 
-/// The hosts whose final detections differ between `got` and `want`.
+/// Each host whose final detection differs between `got` and `want`, with the differences.
 fn differing_hosts(
-    got: &BTreeMap<IpAddr, Finding>,
-    want: &BTreeMap<IpAddr, Finding>,
-) -> Vec<IpAddr> {
+    got: &BTreeMap<IpAddr, Detection>,
+    want: &BTreeMap<IpAddr, Detection>,
+) -> Vec<String> {
     let hosts: std::collections::BTreeSet<&IpAddr> = got.keys().chain(want.keys()).collect();
     hosts
         .into_iter()
-        .filter(|h| got.get(h) != want.get(h))
-        .copied()
+        .filter_map(|h| match (got.get(h), want.get(h)) {
+            (Some(a), Some(b)) if a == b => None,
+            (Some(a), Some(b)) => Some(format!("{h}: {}", differing_fields(a, b).join("; "))),
+            (a, b) => Some(format!("{h}: replicas {a:?}, single {b:?}")),
+        })
         .collect()
 }
 
 /// The reference: one replica (in-process) on the same flows topic, with its own group,
-/// detections and state topics, until its final result is `want`; returns its detections.
+/// detections and state topics, until its final result is `want` and every partition is
+/// flushed; returns every detection it emitted.
 async fn single_replica_run(
     broker: &TestBroker,
     flows_topic: &str,
@@ -148,7 +188,7 @@ async fn single_replica_run(
     let shutdown = CancellationToken::new();
     let service = spawn_in_process(config, shutdown.clone());
     // Until its final result is the batch result (what `relbot analyze` gives), as for the
-    // replicas above.
+    // replicas above, and every partition is flushed (end of input): its output is complete.
     let mut detections = Vec::new();
     let kafka = broker.config(TEST);
     let complete = read_detections_until(
@@ -159,18 +199,98 @@ async fn single_replica_run(
         |ds| final_counts(ds) == *want,
     )
     .await?;
+    let flushed = wait_flushed(&[format!("http://127.0.0.1:{port}/metrics")]).await;
     shutdown.cancel();
     service.await.context("single replica")?;
+    flushed?;
     ensure!(
         complete,
         "single replica differs from the batch result:\n{}",
         diff(&final_counts(&detections), want)
+    );
+    let detections = read_all(broker, &topics.detections).await?;
+    ensure!(
+        final_counts(&detections) == *want,
+        "single replica: final counts changed after the flush"
     );
     topics.flows = own_flows;
     for t in [&topics.detections, &topics.state] {
         broker.delete_topic(t).await;
     }
     Ok(detections)
+}
+
+/// Waits until the replicas serving metrics at `urls` have flushed every partition once
+/// (`idle_flush`: the end of input), so that their output is complete.
+async fn wait_flushed(urls: &[String]) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut flushed = 0.0;
+        for url in urls {
+            let (_, text) = relbot_e2e::service_process::http_get(url).await?;
+            flushed += metric(&text, "relbot_detector_idle_flushes");
+        }
+        if flushed >= f64::from(PARTITIONS) {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "{flushed} of {PARTITIONS} partitions flushed within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Every detection in `topic` (its replicas stopped or idle).
+async fn read_all(broker: &TestBroker, topic: &str) -> anyhow::Result<Vec<Detection>> {
+    let emitted = records_in(broker, topic, PARTITIONS)?;
+    let mut detections = Vec::new();
+    let complete = read_detections_until(
+        &broker.config(TEST),
+        topic,
+        &mut detections,
+        Duration::from_secs(60),
+        |ds| ds.len() >= emitted,
+    )
+    .await?;
+    ensure!(
+        complete,
+        "read {} of {emitted} detections",
+        detections.len()
+    );
+    Ok(detections)
+}
+
+/// Each host's detections in the order emitted, each id once (its first emission): a
+/// replica that replays input after a crash emits the same detections again, with the same
+/// ids, so a run with failures has the same sequences as a run without.
+fn sequences(detections: &[Detection]) -> BTreeMap<IpAddr, Vec<String>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out: BTreeMap<IpAddr, Vec<String>> = BTreeMap::new();
+    for d in detections {
+        let id = d.detection_id.to_string();
+        if seen.insert(id.clone()) {
+            out.entry(d.host).or_default().push(id);
+        }
+    }
+    out
+}
+
+/// Every detection of `host`, in order, for a failure message.
+fn history(detections: &[Detection], host: IpAddr) -> String {
+    detections
+        .iter()
+        .filter(|d| d.host == host)
+        .map(|d| {
+            let counts: Vec<(i64, u32)> =
+                d.periods.iter().map(|p| (p.period_ms, p.count)).collect();
+            format!(
+                "    {} window end {} flows {} counts {counts:?}",
+                d.detection_id, d.window_end_ms, d.evidence.flows_seen
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Records in `topic` (the sum of its partitions' high watermarks: nothing is deleted or
@@ -191,7 +311,8 @@ fn metric(text: &str, prefix: &str) -> f64 {
     text.lines()
         .filter(|l| !l.starts_with('#') && l.starts_with(prefix))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+        .sum::<f64>()
+        + 0.0 // an empty sum is −0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -301,6 +422,8 @@ async fn replicas_fail_and_move_without_changing_the_result() -> anyhow::Result<
     );
     eprintln!("d restored {restored} host states; c and d skipped {duplicates} duplicates");
     ensure!(restored > 0.0, "d restored nothing:\n{metrics}");
+    // The end of input: every partition flushed, the output is complete.
+    wait_flushed(&[c.http, d.http].map(|a| format!("http://{a}/metrics"))).await?;
     for p in [&mut c, &mut d] {
         let status = p.terminate(Duration::from_secs(20)).await?;
         ensure!(status.success(), "exit {status}:\n{}", p.logs());
@@ -333,44 +456,62 @@ async fn replicas_fail_and_move_without_changing_the_result() -> anyhow::Result<
 
     // Everything the replicas emitted (they are stopped now), then the reference: a single
     // replica on the same input gives the same final detections.
-    let emitted = records_in(&broker, &topics.detections, PARTITIONS)?;
-    let mut detections = Vec::new();
-    let complete = read_detections_until(
-        &kafka,
-        &topics.detections,
-        &mut detections,
-        Duration::from_secs(60),
-        |ds| ds.len() >= emitted,
-    )
-    .await?;
-    ensure!(
-        complete,
-        "read {} of {emitted} detections",
-        detections.len()
-    );
+    let detections = read_all(&broker, &topics.detections).await?;
     ensure!(final_counts(&detections) == want, "final counts changed");
-    // Compared: each host's final periods, counts, peers, score and confidence. Comparing
-    // whole detections (window, evidence, id) failed for one host in 2 of 5 runs with equal
-    // counts: those fields depend on which batch crossed the tick that escalated the host.
+    // Whole final detections (id, window, evidence, periods, score, confidence), only the
+    // wall-clock emission time aside.
     let single = single_replica_run(&broker, &topics.flows, &want, dir.path()).await?;
     let (got, reference) = (final_detections(&detections), final_detections(&single));
     let differing = differing_hosts(&got, &reference);
     ensure!(
         differing.is_empty(),
-        "final detections of {} hosts differ from the single-replica run: {:?}",
+        "final detections of {} hosts differ from the single-replica run:\n{}\n{}",
         differing.len(),
-        differing
-            .iter()
-            .map(|h| (got.get(h), reference.get(h)))
+        differing.join("\n"),
+        got.keys()
+            .chain(reference.keys())
+            .filter(|h| got.get(h) != reference.get(h))
+            .map(|h| format!(
+                "{h} replicas:\n{}\n{h} single:\n{}",
+                history(&detections, *h),
+                history(&single, *h)
+            ))
             .collect::<Vec<_>>()
+            .join("\n")
     );
     ensure!(
         conflicting_ids(&single).is_empty(),
         "single replica: conflicting ids"
     );
+    // Not only the final ones: every host's detections, replays aside, are the single
+    // replica's, in the same order.
+    let (got_seq, single_seq) = (sequences(&detections), sequences(&single));
+    let hosts: Vec<&IpAddr> = got_seq
+        .keys()
+        .chain(single_seq.keys())
+        .filter(|h| got_seq.get(h) != single_seq.get(h))
+        .collect();
+    ensure!(
+        hosts.is_empty(),
+        "detections of {} hosts differ from the single replica's:\n{}",
+        hosts.len(),
+        hosts
+            .iter()
+            .map(|h| format!(
+                "{h} replicas:\n{}\n{h} single:\n{}",
+                history(&detections, **h),
+                history(&single, **h)
+            ))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let distinct: usize = got_seq.values().map(Vec::len).sum();
     eprintln!(
-        "final detections of {} hosts identical to the single-replica run",
-        got.len()
+        "final detections of {} hosts identical to the single-replica run; so are their \
+         {distinct} distinct detections, {} of which the replicas emitted more than once \
+         (replays)",
+        got.len(),
+        detections.len() - distinct
     );
     eprintln!("done in {:?}", started.elapsed());
     topics.delete(&broker).await;

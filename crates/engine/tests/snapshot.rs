@@ -1,5 +1,6 @@
 //! Snapshots: round trips, the changelog protocol across a crash (no flow counted twice, no
-//! detection id with different contents), and malformed bytes (errors, never panics).
+//! detection id with different contents, the same prevalence), and malformed bytes (errors,
+//! never panics).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
 mod common;
@@ -362,4 +363,73 @@ proptest! {
             let _ = e.host_results();
         }
     }
+}
+
+/// Eight hosts beacon to one shared peer (infrastructure: periodic for more than
+/// `prevalence_max_hosts` = 3 hosts) and each to two peers of its own, every 10 minutes.
+fn shared_peer_flows() -> Vec<FlowRecord> {
+    let shared = v4(0xc000_0201);
+    let mut flows = Vec::new();
+    for h in 0..8_u32 {
+        let src = v4(0x0a00_0000 + h + 1);
+        let own = [v4(0xc633_6400 + 2 * h), v4(0xc633_6401 + 2 * h)];
+        for k in 0..30_i64 {
+            let t = k * 10 * MIN + i64::from(h) * 1_000;
+            flows.push(FlowRecord::from_triple(t, src, shared));
+            for (i, peer) in own.iter().enumerate() {
+                flows.push(FlowRecord::from_triple(
+                    t + 30_000 + i as i64 * 7,
+                    src,
+                    *peer,
+                ));
+            }
+        }
+    }
+    flows.sort_by_key(|f| (f.start_ms, f.src, f.dst));
+    flows
+}
+
+/// The prevalence filter after a restore counts what it counted before: the snapshots list
+/// each host's periodic peers. (Rebuilt from empty, it let the hosts evaluated first after
+/// the restore count the shared peer as evidence, with detections the uninterrupted engine
+/// never emitted.)
+#[test]
+fn a_restore_keeps_the_prevalence_of_periodic_peers() {
+    let filter = relbot_engine::PeerFilter::new(&relbot_engine::FilterConfig {
+        prevalence_max_hosts: 3,
+        prevalence_max_share: 0.01,
+        fold_replies: false,
+        ..relbot_engine::FilterConfig::default()
+    })
+    .unwrap();
+    let with_filter = |mut e: Engine| {
+        e.set_filter(filter.clone());
+        e
+    };
+    let flows = shared_peer_flows();
+    let n = flows.len();
+    let mut reference = with_filter(engine());
+    let mut want = Vec::new();
+    process(
+        &mut reference,
+        &mut Changelog::default(),
+        &flows,
+        0,
+        n,
+        50,
+        &mut want,
+    );
+    want.extend(reference.flush());
+    assert!(!want.is_empty());
+
+    // A crash half-way: the next owner restores the changelog and continues.
+    let mut e = with_filter(engine());
+    let mut log = Changelog::default();
+    let mut got = Vec::new();
+    let committed = process(&mut e, &mut log, &flows, 0, n / 2, 50, &mut got);
+    drop(e);
+    let mut e = with_filter(log.restore());
+    process(&mut e, &mut log, &flows, committed, n, 50, &mut got);
+    got.extend(e.flush());
+    assert_eq!(by_id(&got), by_id(&want));
 }

@@ -31,7 +31,7 @@ drain_timeout: {{ printf "%ds" (int .drain) | quote }}
 {{- $kafka := fromYaml (include "relbot.kafkaTable" (dict "root" . "clientId" "relbot-detector")) -}}
 {{- $_ := set $kafka "consumer" (dict "group_id" $v.groupId "session_timeout" $v.sessionTimeout) -}}
 {{- $runtime := fromYaml (include "relbot.runtimeTable" (dict "root" . "port" $v.httpPort "drain" $v.drainTimeoutSeconds)) -}}
-{{- $cfg := dict "runtime" $runtime "kafka" $kafka "detector" (dict "create_topics" .Values.kafka.createTopics) -}}
+{{- $cfg := dict "runtime" $runtime "kafka" $kafka "detector" (dict "create_topics" .Values.kafka.createTopics "checkpoint_interval" $v.checkpointInterval) -}}
 {{- $cfg = mergeOverwrite $cfg (deepCopy $v.config) -}}
 # relbot-detector, rendered by the relbot Helm chart (values: detector.*, kafka.*).
 # kafka.consumer.group_instance_id comes from the environment: the pod's name.

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DetectorError;
 
+/// The longest `detector.checkpoint_interval` (10m).
+pub const MAX_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(600);
+
 /// The compiled-in defaults.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
@@ -56,9 +59,14 @@ pub struct DetectorSettings {
     /// Create the flows, detections and (compacted) state topics when missing, with
     /// `kafka.topics.partitions` partitions each.
     pub create_topics: bool,
-    /// Most flow records handled per poll batch (one changelog write and one offset store
-    /// per partition and batch), records.
+    /// Most flow records handled per poll batch, records.
     pub max_batch: usize,
+    /// How often each partition's changed host states are written to the changelog and its
+    /// offsets stored (Kafka Streams' `commit.interval.ms`), e.g. "5s"; "0s": after every
+    /// batch. Detections are produced after every batch whatever this is; a crash replays
+    /// at most this much input, which gives the same detections again.
+    #[serde(with = "humantime_serde")]
+    pub checkpoint_interval: Duration,
     /// Longest wait for more records once a batch has its first one, e.g. "50ms".
     #[serde(with = "humantime_serde")]
     pub batch_wait: Duration,
@@ -267,6 +275,13 @@ impl ServiceConfig for DetectorConfig {
         if d.max_batch == 0 {
             problems.push("`detector.max_batch` must be at least 1".to_owned());
         }
+        if d.checkpoint_interval > MAX_CHECKPOINT_INTERVAL {
+            problems.push(
+                "`detector.checkpoint_interval` must be at most 10m (a crash replays that much \
+                 input)"
+                    .to_owned(),
+            );
+        }
         if d.batch_wait > Duration::from_secs(10) {
             problems.push("`detector.batch_wait` must be at most 10s".to_owned());
         }
@@ -306,6 +321,9 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_streaming() {
         let config = load("").unwrap();
+        assert_eq!(config.detector.checkpoint_interval, Duration::from_secs(5));
+        let every_batch = load("[detector]\ncheckpoint_interval = \"0s\"\n").unwrap();
+        assert!(every_batch.detector.checkpoint_interval.is_zero());
         let engine = config.engine.engine_config().unwrap();
         assert_eq!(engine, EngineConfig::streaming());
         assert_eq!(
@@ -354,6 +372,9 @@ mod tests {
         assert!(err.contains("max_batch"), "{err}");
         let err = load("[engine]\nreevaluate_change = 2.0\n").unwrap_err();
         assert!(err.contains("reevaluate_change"), "{err}");
+        let err = load("[detector]\ncheckpoint_interval = \"11m\"\n").unwrap_err();
+        assert!(err.contains("checkpoint_interval"), "{err}");
+        assert!(load("[detector]\ncheckpoint_interval = \"soon\"\n").is_err());
         assert!(load("[engine]\nhorizon = \"soon\"\n").is_err());
         assert!(load("[detector]\nunknown = 1\n").is_err());
     }

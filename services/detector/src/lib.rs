@@ -4,21 +4,26 @@
 //! flows is processed; detections go to `relbot.detections.v1`, keyed by host.
 //!
 //! Per poll batch: ingest every flow with its offset and advance the engines (partitions in
-//! parallel, `detector.parallelism`), deliver the detections and the changed host states
-//! (then each partition's clock) and wait for the acknowledgements, and only then store the
-//! offsets. A crash at any point replays records
-//! that the restored state skips as duplicates, so no flow is counted twice or lost.
+//! parallel, `detector.parallelism`), deliver the detections and wait for them. At most once
+//! per `detector.checkpoint_interval` per partition (and on revoke, flush and shutdown),
+//! write the host states changed since the last checkpoint (then the partition's clock),
+//! wait for the acknowledgements, and only then store the offsets. A crash at any point
+//! replays records that the restored state skips as duplicates, and the records after the
+//! last checkpoint give the same detections (same ids) again, so no flow is counted twice
+//! or lost.
 //!
 //! Layout:
 //! - [`config`]: the typed configuration (`config/default.toml`);
 //! - [`process`]: the partitions of this replica and one batch's processing;
 //! - [`changelog`]: the changelog's record layout, restore and writes;
+//! - [`checkpoint`]: checkpoints (changelog written, then offsets stored), also on revoke;
 //! - [`metrics`]: Prometheus metrics;
 //! - [`error`]: the error type, [`DetectorError`].
 //!
 //! [`run`] is the service: `main.rs` hands it to `relbot_service::run_main`.
 
 pub mod changelog;
+pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod metrics;
@@ -46,7 +51,7 @@ use crate::changelog::Changelog;
 use crate::metrics::DetectorMetrics;
 use crate::process::{Detector, Polled};
 
-/// How often idle partitions are looked for when `detector.idle_flush` is set.
+/// How often idle partitions are looked for (flush, checkpoint, rebalance events).
 const IDLE_CHECK: Duration = Duration::from_millis(250);
 
 /// The topics the detector creates when `detector.create_topics` is set.
@@ -131,13 +136,17 @@ pub async fn run(config: DetectorConfig, ctx: Context) -> Result<(), DetectorErr
         settings.max_future_skew,
         settings.idle_flush,
         settings.threads(),
+        settings.checkpoint_interval,
     );
     detector.set_filter(&config.filter)?;
     let flow_codec = FlowCodec::single_object();
     let (context, mut events) = RebalanceContext::new();
-    // Everything processed is delivered and stored before the consumer is polled again;
-    // commit it before the partitions move so that the next owner replays nothing.
-    let context = context.with_revoke_hook(Box::new(|consumer, _revoked| {
+    // Every batch is delivered before the consumer is polled again; checkpoint the revoked
+    // partitions (changelog written, offsets stored) and commit before they move, so that
+    // the next owner restores exactly what was committed and replays nothing.
+    let checkpointer = detector.checkpointer(&flows_topic);
+    let context = context.with_revoke_hook(Box::new(move |consumer, revoked| {
+        checkpointer.revoke(consumer, revoked);
         if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
             info!(error = %e, "Commit on revoke.");
         }
@@ -162,6 +171,10 @@ pub async fn run(config: DetectorConfig, ctx: Context) -> Result<(), DetectorErr
     idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut lag = tokio::time::interval(settings.lag_interval);
     lag.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Checkpoints of partitions that have had no input since their interval began, and
+    // rebalance events while no records come.
+    let mut checkpoint = tokio::time::interval(IDLE_CHECK);
+    checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let result = loop {
         let first = tokio::select! {
@@ -176,8 +189,19 @@ pub async fn run(config: DetectorConfig, ctx: Context) -> Result<(), DetectorErr
                 if let Err(e) = rebalance(&mut events, &mut detector, &flows_topic, &ctx).await {
                     break Err(e);
                 }
-                if let Err(e) = detector.flush_idle().await {
+                match detector.flush_idle().await {
+                    Ok(store) => store_offsets(&consumer, &flows_topic, store),
+                    Err(e) => break Err(e),
+                }
+                continue;
+            }
+            _ = checkpoint.tick() => {
+                if let Err(e) = rebalance(&mut events, &mut detector, &flows_topic, &ctx).await {
                     break Err(e);
+                }
+                match detector.checkpoint(false).await {
+                    Ok(store) => store_offsets(&consumer, &flows_topic, store),
+                    Err(e) => break Err(e),
                 }
                 continue;
             }
@@ -207,21 +231,33 @@ pub async fn run(config: DetectorConfig, ctx: Context) -> Result<(), DetectorErr
         if let Err(e) = assign_unannounced(&consumer, &flows_topic, &batch, &mut detector).await {
             break Err(e);
         }
-        let store = match detector.process(batch).await {
-            Ok(store) => store,
+        match detector.process(batch).await {
+            Ok(store) => store_offsets(&consumer, &flows_topic, store),
             Err(e) => break Err(e),
-        };
-        for (partition, offset) in store {
-            if let Err(e) = consumer.store_offset(&flows_topic, partition, offset) {
-                warn!(partition, offset, error = %e, "Cannot store offset (partition revoked?); the records will be seen again.");
-            }
         }
-        if let Err(e) = detector.flush_idle().await {
-            break Err(e);
+        match detector.flush_idle().await {
+            Ok(store) => store_offsets(&consumer, &flows_topic, store),
+            Err(e) => break Err(e),
         }
     };
-    info!("Draining: committing stored offsets and flushing the producer.");
     ctx.ready.set_not_ready();
+    let result = match result {
+        Ok(()) => {
+            info!("Draining: checkpointing every partition, committing, flushing the producer.");
+            match detector.checkpoint(true).await {
+                Ok(store) => {
+                    store_offsets(&consumer, &flows_topic, store);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    if result.is_err() {
+        // Undelivered effects may be in the engines: the revoke hook must not write them.
+        detector.abandon();
+    }
     if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
         info!(error = %e, "Final commit.");
     }
@@ -231,6 +267,20 @@ pub async fn run(config: DetectorConfig, ctx: Context) -> Result<(), DetectorErr
         error!(error = %e, "Producer flush failed.");
     }
     result
+}
+
+/// Stores the offsets of checkpointed partitions (committed every
+/// `kafka.consumer.commit_interval`, and on revoke and shutdown).
+fn store_offsets<C: Consumer<RebalanceContext>>(
+    consumer: &C,
+    flows_topic: &str,
+    store: std::collections::BTreeMap<i32, i64>,
+) {
+    for (partition, offset) in store {
+        if let Err(e) = consumer.store_offset(flows_topic, partition, offset) {
+            warn!(partition, offset, error = %e, "Cannot store offset (partition revoked?); the records will be seen again.");
+        }
+    }
 }
 
 /// Restores the partitions of `batch` that are assigned but not owned yet.

@@ -1,9 +1,12 @@
-//! One replica's partitions: a poll batch → engines → detections and changelog, delivered
-//! → offsets stored, in the order that makes a crash safe (a crash before the offsets are
-//! stored replays records the restored state skips as duplicates).
+//! One replica's partitions: a poll batch → engines → detections, delivered after every
+//! batch; changelog records and offsets at most once per `checkpoint_interval` per
+//! partition (and on revoke, flush and shutdown), in the order that makes a crash safe: the
+//! offsets of a partition are stored only after the changelog records that reflect every
+//! flow up to them are acknowledged (a crash replays records the restored state skips as
+//! duplicates, and the records after the checkpoint give the same detections again).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use relbot_codec::{Detection, DetectionCodec};
@@ -17,6 +20,7 @@ use relbot_periodicity::Algorithm;
 use tracing::{debug, info, warn};
 
 use crate::changelog::Changelog;
+use crate::checkpoint::{write_checkpoints, Checkpoint, Checkpointer};
 use crate::error::DetectorError;
 use crate::metrics::DetectorMetrics;
 
@@ -25,7 +29,7 @@ pub type Polled = (i32, i64, Result<FlowRecord, relbot_codec::CodecError>);
 
 /// The engine of one assigned partition and its bookkeeping.
 #[derive(Debug)]
-struct Owned {
+pub(crate) struct Owned {
     engine: Engine,
     /// Engine stats when metrics were last updated.
     seen: EngineStats,
@@ -33,7 +37,41 @@ struct Owned {
     last_input: Instant,
     /// Records were ingested since the last flush.
     unflushed: bool,
+    /// The highest offset processed whose effects are not in the changelog yet: stored at
+    /// the partition's next checkpoint.
+    pub(crate) pending: Option<i64>,
+    /// When the partition's state was last written to the changelog.
+    checkpointed: Instant,
 }
+
+impl Owned {
+    /// Whether the partition has processed records since its last checkpoint, and that
+    /// checkpoint is at least `interval` old.
+    pub(crate) fn checkpoint_due(&self, interval: Duration) -> bool {
+        self.pending.is_some() && self.checkpointed.elapsed() >= interval
+    }
+
+    /// Takes the changes since the last checkpoint and the offset they cover; the partition
+    /// counts as checkpointed from now on (if writing them fails, the service stops without
+    /// storing the offset).
+    pub(crate) fn checkpoint(&mut self) -> (ChangeSet, Option<i64>) {
+        self.checkpointed = Instant::now();
+        (self.engine.take_changed(), self.pending.take())
+    }
+}
+
+/// The partitions of this replica, shared between the poll loop and the revoke hook (which
+/// runs inside the consumer's poll, never while the loop holds the lock).
+pub(crate) type Partitions = Arc<Mutex<HashMap<i32, Owned>>>;
+
+/// The partitions, locked (a panic elsewhere does not make them unusable).
+pub(crate) fn lock(partitions: &Partitions) -> MutexGuard<'_, HashMap<i32, Owned>> {
+    partitions.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One partition's output of a step: its detections, and its checkpoint when one was taken
+/// (the changes and the offset they cover).
+type Evaluated = (i32, Vec<Detection>, Option<(ChangeSet, Option<i64>)>);
 
 /// The partitions this replica owns and what it needs to process them.
 pub struct Detector {
@@ -50,7 +88,7 @@ pub struct Detector {
     /// Its counters.
     pub stats: Arc<ProduceStats>,
     /// The state changelog.
-    pub changelog: Changelog,
+    pub changelog: Arc<Changelog>,
     /// Metrics.
     pub metrics: DetectorMetrics,
     /// See `detector.max_future_skew`.
@@ -59,7 +97,9 @@ pub struct Detector {
     pub idle_flush: Duration,
     /// See `detector.parallelism`: threads that ingest and evaluate partitions (≥ 1).
     pub parallelism: usize,
-    owned: HashMap<i32, Owned>,
+    /// See `detector.checkpoint_interval`; zero: after every batch.
+    pub checkpoint_interval: Duration,
+    owned: Partitions,
     /// False-positive control given to every engine.
     filter: PeerFilter,
     /// The allow-list file, re-read at evaluations when it changed.
@@ -71,7 +111,7 @@ impl std::fmt::Debug for Detector {
         f.debug_struct("Detector")
             .field("detections_topic", &self.detections_topic)
             .field("changelog", &self.changelog)
-            .field("partitions", &self.owned.keys().collect::<Vec<_>>())
+            .field("partitions", &self.partitions())
             .finish_non_exhaustive()
     }
 }
@@ -97,6 +137,7 @@ impl Detector {
         max_future_skew: Duration,
         idle_flush: Duration,
         parallelism: usize,
+        checkpoint_interval: Duration,
     ) -> Self {
         Self {
             engine_config,
@@ -105,12 +146,13 @@ impl Detector {
             codec,
             producer,
             stats,
-            changelog,
+            changelog: Arc::new(changelog),
             metrics,
             max_future_skew,
             idle_flush,
             parallelism,
-            owned: HashMap::new(),
+            checkpoint_interval,
+            owned: Arc::new(Mutex::new(HashMap::new())),
             filter: PeerFilter::off(),
             allow_file: None,
         }
@@ -124,7 +166,7 @@ impl Detector {
             .allow_file
             .is_some()
             .then(|| AllowFile::new(config.clone()));
-        for owned in self.owned.values_mut() {
+        for owned in lock(&self.owned).values_mut() {
             owned.engine.set_filter(self.filter.clone());
         }
         Ok(())
@@ -141,7 +183,7 @@ impl Detector {
             Ok(Some(filter)) => {
                 info!("allow-list file changed: filter reloaded");
                 self.filter = filter;
-                for owned in self.owned.values_mut() {
+                for owned in lock(&self.owned).values_mut() {
                     owned.engine.set_filter(self.filter.clone());
                 }
             }
@@ -151,14 +193,14 @@ impl Detector {
 
     /// The partitions owned, ascending.
     pub fn partitions(&self) -> Vec<i32> {
-        let mut v: Vec<i32> = self.owned.keys().copied().collect();
+        let mut v: Vec<i32> = lock(&self.owned).keys().copied().collect();
         v.sort_unstable();
         v
     }
 
     /// True when `partition` is restored and owned.
     pub fn owns(&self, partition: i32) -> bool {
-        self.owned.contains_key(&partition)
+        lock(&self.owned).contains_key(&partition)
     }
 
     /// Takes `partitions` over: a fresh engine each, restored from the changelog in one pass
@@ -183,38 +225,65 @@ impl Detector {
             self.metrics
                 .restored(r.hosts as u64, r.elapsed.as_secs_f64());
         }
+        let mut owned = lock(&self.owned);
         for (partition, engine) in fresh {
             let seen = engine.stats();
-            self.owned.insert(
+            owned.insert(
                 partition,
                 Owned {
                     engine,
                     seen,
                     last_input: Instant::now(),
                     unflushed: false,
+                    pending: None,
+                    checkpointed: Instant::now(),
                 },
             );
         }
+        drop(owned);
         self.update_gauges();
         Ok(())
     }
 
     /// Drops the state of partitions taken away. Nothing is pending: every batch was
-    /// delivered and its offsets stored before the consumer was polled again (the poll is
-    /// where a revocation happens), so the next owner restores exactly this state.
+    /// delivered before the consumer was polled again (the poll is where a revocation
+    /// happens), and the revoke hook ([`Checkpointer::revoke`]) wrote the partitions'
+    /// changelog and stored their offsets, so the next owner restores exactly this state.
     pub fn revoke(&mut self, partitions: impl IntoIterator<Item = i32>) {
+        let mut owned = lock(&self.owned);
         for p in partitions {
             self.metrics.forget_partition(p);
-            if self.owned.remove(&p).is_some() {
+            if owned.remove(&p).is_some() {
                 info!(partition = p, "Partition state dropped.");
             }
         }
+        drop(owned);
         self.update_gauges();
     }
 
-    /// Ingests a poll batch, evaluates, delivers detections and changelog records; returns
-    /// the highest offset per partition to store. Records of partitions not owned are
-    /// skipped (not stored: their next owner reads them).
+    /// Forgets every partition without writing anything: after a failed delivery, the
+    /// engines may hold effects (e.g. a detection counted as emitted) that were not
+    /// delivered, so nothing of them may reach the changelog; the next owner replays.
+    pub fn abandon(&mut self) {
+        lock(&self.owned).clear();
+    }
+
+    /// What the revoke hook needs to checkpoint partitions as they are taken away.
+    pub fn checkpointer(&self, flows_topic: &str) -> Checkpointer {
+        Checkpointer::new(
+            Arc::clone(&self.owned),
+            self.producer.clone(),
+            Arc::clone(&self.stats),
+            Arc::clone(&self.changelog),
+            self.metrics.clone(),
+            flows_topic,
+        )
+    }
+
+    /// Ingests a poll batch, evaluates, delivers the detections, and writes the changelog
+    /// of the partitions whose checkpoint is due; returns the offset to store per
+    /// checkpointed partition. Records of partitions not owned are skipped (not stored:
+    /// their next owner reads them).
     ///
     /// The partitions of the batch are independent engines: they ingest and evaluate on up
     /// to `parallelism` threads; delivery is serial, in partition order.
@@ -228,86 +297,104 @@ impl Detector {
         let mut groups = group_by_partition(batch);
         let mut outcomes = Outcomes::default();
         let now = Instant::now();
-        let mut work: Vec<Work<'_>> = Vec::with_capacity(groups.len());
-        for (p, owned) in self.owned.iter_mut() {
-            if let Some(i) = groups.iter().position(|(q, _)| q == p) {
-                let (_, records) = groups.swap_remove(i);
-                owned.last_input = now;
-                work.push((*p, owned, records));
+        let interval = self.checkpoint_interval;
+        let results = {
+            let mut owned = lock(&self.owned);
+            let mut work: Vec<Work<'_>> = Vec::with_capacity(groups.len());
+            for (p, owned) in owned.iter_mut() {
+                if let Some(i) = groups.iter().position(|(q, _)| q == p) {
+                    let (_, records) = groups.swap_remove(i);
+                    owned.last_input = now;
+                    work.push((*p, owned, records));
+                }
             }
-        }
+            let parallelism = self.parallelism.max(1);
+            run_partitions(work, parallelism, |p, owned, records| {
+                ingest_partition(p, owned, records, horizon_ms, interval)
+            })
+        };
         for (_, records) in &groups {
             outcomes.add(Outcome::Revoked, records.len() as u64);
         }
-        let parallelism = self.parallelism.max(1);
-        let results = run_partitions(work, parallelism, |p, owned, records| {
-            ingest_partition(p, owned, records, horizon_ms)
-        });
-        let mut store: BTreeMap<i32, i64> = BTreeMap::new();
         let mut evaluated = Vec::with_capacity(results.len());
         for r in results {
             outcomes.merge(&r.outcomes);
-            if let Some(offset) = r.last_offset {
-                store.insert(r.partition, offset);
-            }
             self.metrics.engine_delta(&r.seen_before, &r.seen_after);
-            evaluated.push((r.partition, r.detections, r.changes));
+            evaluated.push((r.partition, r.detections, r.checkpoint));
         }
         outcomes.record(&self.metrics);
         evaluated.sort_by_key(|e| e.0);
-        self.deliver(evaluated).await?;
-        Ok(store)
+        self.deliver(evaluated).await
     }
 
-    /// Flushes the partitions idle for `idle_flush` (no-op when it is zero).
-    pub async fn flush_idle(&mut self) -> Result<(), DetectorError> {
+    /// Flushes the partitions idle for `idle_flush` (no-op when it is zero) and
+    /// checkpoints them; returns the offsets to store.
+    pub async fn flush_idle(&mut self) -> Result<BTreeMap<i32, i64>, DetectorError> {
         if self.idle_flush.is_zero() {
-            return Ok(());
+            return Ok(BTreeMap::new());
         }
-        let idle: Vec<i32> = self
-            .owned
+        let idle: Vec<i32> = lock(&self.owned)
             .iter()
             .filter(|(_, o)| o.unflushed && o.last_input.elapsed() >= self.idle_flush)
             .map(|(p, _)| *p)
             .collect();
         if idle.is_empty() {
-            return Ok(());
+            return Ok(BTreeMap::new());
         }
         info!(partitions = ?idle, "Flushing idle partitions.");
-        self.evaluate(&idle, true).await
-    }
-
-    /// Advances (or flushes) `partitions`, delivers their detections and changelog records
-    /// and waits until every one is acknowledged.
-    async fn evaluate(&mut self, partitions: &[i32], flush: bool) -> Result<(), DetectorError> {
         self.reload_filter();
         let mut evaluated = Vec::new();
-        for p in partitions {
-            let Some(owned) = self.owned.get_mut(p) else {
-                continue;
-            };
-            let detections = if flush {
-                owned.unflushed = false;
+        {
+            let mut owned = lock(&self.owned);
+            for p in &idle {
+                let Some(o) = owned.get_mut(p) else {
+                    continue;
+                };
+                o.unflushed = false;
                 self.metrics.flushed();
-                owned.engine.flush()
-            } else {
-                owned.engine.advance()
-            };
-            let changes = owned.engine.take_changed();
-            let stats = owned.engine.stats();
-            self.metrics.engine_delta(&owned.seen, &stats);
-            owned.seen = stats;
-            evaluated.push((*p, detections, changes));
+                let detections = o.engine.flush();
+                let (changes, offset) = o.checkpoint();
+                let stats = o.engine.stats();
+                self.metrics.engine_delta(&o.seen, &stats);
+                o.seen = stats;
+                evaluated.push((*p, detections, Some((changes, offset))));
+            }
         }
         self.deliver(evaluated).await
     }
 
-    /// Delivers detections, then each partition's changelog records, and waits until every
-    /// one is acknowledged.
+    /// Checkpoints the partitions that processed records since their last checkpoint:
+    /// those whose checkpoint is `checkpoint_interval` old (`all`: every one, e.g. before
+    /// shutting down); returns the offsets to store.
+    pub async fn checkpoint(&mut self, all: bool) -> Result<BTreeMap<i32, i64>, DetectorError> {
+        let interval = if all {
+            Duration::ZERO
+        } else {
+            self.checkpoint_interval
+        };
+        let mut evaluated = Vec::new();
+        {
+            let mut owned = lock(&self.owned);
+            for (p, o) in owned.iter_mut() {
+                if o.checkpoint_due(interval) {
+                    evaluated.push((*p, Vec::new(), Some(o.checkpoint())));
+                }
+            }
+        }
+        evaluated.sort_by_key(|e| e.0);
+        self.deliver(evaluated).await
+    }
+
+    /// Delivers the detections and waits until every one is acknowledged; then writes the
+    /// checkpoints' changelog records (hosts, then each partition's clock) and waits for
+    /// them. Returns the offset to store per checkpointed partition.
+    ///
+    /// Detections go first: a checkpoint records them as emitted, so it must not be durable
+    /// unless they are.
     async fn deliver(
         &mut self,
-        mut evaluated: Vec<(i32, Vec<Detection>, ChangeSet)>,
-    ) -> Result<(), DetectorError> {
+        mut evaluated: Vec<Evaluated>,
+    ) -> Result<BTreeMap<i32, i64>, DetectorError> {
         let emitted_at = now_ms();
         let mut pending: Vec<PendingDelivery> = Vec::new();
         let mut payload = Vec::new();
@@ -324,30 +411,34 @@ impl Detector {
             }
         }
         let n_detections = pending.len();
-        for (p, _, change) in &evaluated {
-            self.changelog
-                .enqueue(&self.producer, &self.stats, *p, change, &mut pending)
-                .await?;
-        }
-        let n_changelog = pending.len() - n_detections;
-        for delivery in pending {
+        for delivery in pending.drain(..) {
             delivery.wait().await?;
         }
         self.metrics.detections(n_detections as u64);
+        let checkpoints: Vec<Checkpoint> = evaluated
+            .into_iter()
+            .filter_map(|(p, _, c)| c.map(|(changes, offset)| (p, changes, offset)))
+            .collect();
+        let n_changelog =
+            write_checkpoints(&self.changelog, &self.producer, &self.stats, &checkpoints).await?;
         self.metrics.changelog(n_changelog as u64);
         self.update_gauges();
-        Ok(())
+        Ok(checkpoints
+            .into_iter()
+            .filter_map(|(p, _, offset)| Some((p, offset?)))
+            .collect())
     }
 
     fn update_gauges(&self) {
         let mut totals = EngineStats::default();
-        for o in self.owned.values() {
+        let owned = lock(&self.owned);
+        for o in owned.values() {
             totals.hosts += o.seen.hosts;
             totals.pairs += o.seen.pairs;
             totals.retained_times += o.seen.retained_times;
             totals.state_bytes += o.seen.state_bytes;
         }
-        self.metrics.state(self.owned.len(), &totals);
+        self.metrics.state(owned.len(), &totals);
     }
 }
 
@@ -430,10 +521,10 @@ impl Outcomes {
 /// One partition's share of a batch, processed.
 struct PartitionResult {
     partition: i32,
-    last_offset: Option<i64>,
     outcomes: Outcomes,
     detections: Vec<Detection>,
-    changes: ChangeSet,
+    /// The changes and the offset they cover, when the partition's checkpoint was due.
+    checkpoint: Option<(ChangeSet, Option<i64>)>,
     seen_before: EngineStats,
     seen_after: EngineStats,
 }
@@ -460,12 +551,14 @@ fn group_by_partition(batch: Vec<Polled>) -> Vec<(i32, Vec<Polled>)> {
     groups
 }
 
-/// Ingests one partition's records into its engine and advances it.
+/// Ingests one partition's records into its engine and advances it; takes its checkpoint
+/// when the last one is `interval` old.
 fn ingest_partition(
     partition: i32,
     owned: &mut Owned,
     records: Vec<Polled>,
     horizon_ms: i64,
+    interval: Duration,
 ) -> PartitionResult {
     let mut outcomes = Outcomes::default();
     let mut last_offset = None;
@@ -489,16 +582,16 @@ fn ingest_partition(
             .ingest_at(&flow, u64::try_from(offset).unwrap_or_default());
         outcomes.add(outcome.into(), 1);
     }
+    owned.pending = owned.pending.max(last_offset);
     let detections = owned.engine.advance();
-    let changes = owned.engine.take_changed();
+    let checkpoint = owned.checkpoint_due(interval).then(|| owned.checkpoint());
     let seen_before = owned.seen;
     owned.seen = owned.engine.stats();
     PartitionResult {
         partition,
-        last_offset,
         outcomes,
         detections,
-        changes,
+        checkpoint,
         seen_before,
         seen_after: owned.seen,
     }

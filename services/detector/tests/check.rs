@@ -26,6 +26,7 @@ fn check(toml: &str) -> (i32, String) {
 fn defaults_pass_the_check() {
     let (code, out) = check("");
     assert_eq!(code, 0, "{out}");
+    assert!(out.contains("checkpoint_interval = \"5s\""), "{out}");
 }
 
 #[test]
@@ -37,4 +38,7 @@ fn bad_settings_exit_64_naming_the_key() {
         check("[algorithm]\nkind = \"classic\"\nseed_config = \"/nonexistent.json\"\n");
     assert_eq!(code, 64, "{out}");
     assert!(out.contains("seed_config"), "{out}");
+    let (code, out) = check("[detector]\ncheckpoint_interval = \"1h\"\n");
+    assert_eq!(code, 64, "{out}");
+    assert!(out.contains("detector.checkpoint_interval"), "{out}");
 }

@@ -186,7 +186,10 @@ impl Host {
     /// Takes the memo out (to update it and give it back with [`Host::set_memo`]); its box
     /// stays, empty, for the memo coming back (no allocation per evaluation).
     pub(crate) fn take_memo(&mut self) -> Memo {
-        self.memo.as_deref_mut().map(std::mem::take).unwrap_or_default()
+        self.memo
+            .as_deref_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Stores the memo (nothing when it is empty) and its cost.
