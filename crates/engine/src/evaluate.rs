@@ -84,14 +84,23 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
 
     host.pairs.retain_mut(|pair| {
         let n = pair.times.len();
+        // A pair with one flow time is a sparse session by itself (when the algorithm needs
+        // more): it is evicted once idle for `idle_ms`, and until then that is its due time.
+        let single_idle = match ev.sparse {
+            Some((min_times, idle_ms)) if n == 1 && min_times > 1 && !pair.head_ok => {
+                Some(pair.times.first().saturating_add(idle_ms))
+            }
+            _ => None,
+        };
         // Fast path, most pairs of a busy host: nothing new, nothing leaving the window, no
-        // sparse session; decided from the pair itself, without touching its time buffer.
+        // sparse session to evict; decided from the pair itself, without touching its time
+        // buffer.
         if !cold
             && n > 0
             && (pair.drift == 0 || !ev.fresh)
             && pair.evaluated as usize == n
             && floor.is_none_or(|f| pair.times.first() >= f)
-            && (ev.sparse.is_none() || pair.head_ok)
+            && (ev.sparse.is_none() || pair.head_ok || single_idle.is_some_and(|d| d >= tick))
         {
             flows += n as u64;
             peers += 1;
@@ -101,6 +110,9 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
             times_heap += pair.times.heap_bytes();
             if let Some(h) = ev.horizon_ms {
                 due = due.min(pair.times.first().saturating_add(h));
+            }
+            if let Some(idle) = single_idle {
+                due = due.min(idle);
             }
             let verdict = if periodic_before {
                 cached(pair.peer)
