@@ -98,52 +98,22 @@ fn final_detections(detections: &[Detection]) -> BTreeMap<IpAddr, Detection> {
     last
 }
 
-/// The fields in which two detections differ, with both values.
+/// The fields in which two detections differ, with both values (compared as their JSON).
 fn differing_fields(got: &Detection, want: &Detection) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut field = |name: &str, a: String, b: String| {
-        if a != b {
-            out.push(format!("{name}: {a} (replicas) vs {b} (single)"));
-        }
+    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
+        (serde_json::to_value(got), serde_json::to_value(want))
+    else {
+        return vec![format!("{got:?} (replicas) vs {want:?} (single)")];
     };
-    field(
-        "detection_id",
-        got.detection_id.to_string(),
-        want.detection_id.to_string(),
-    );
-    field(
-        "window_start_ms",
-        got.window_start_ms.to_string(),
-        want.window_start_ms.to_string(),
-    );
-    field(
-        "window_end_ms",
-        got.window_end_ms.to_string(),
-        want.window_end_ms.to_string(),
-    );
-    field("algorithm", got.algorithm.clone(), want.algorithm.clone());
-    field(
-        "algorithm_version",
-        got.algorithm_version.clone(),
-        want.algorithm_version.clone(),
-    );
-    field(
-        "periods",
-        format!("{:?}", got.periods),
-        format!("{:?}", want.periods),
-    );
-    field("score", got.score.to_string(), want.score.to_string());
-    field(
-        "confidence",
-        got.confidence.to_string(),
-        want.confidence.to_string(),
-    );
-    field(
-        "evidence",
-        format!("{:?}", got.evidence),
-        format!("{:?}", want.evidence),
-    );
-    out
+    a.iter()
+        .filter(|(name, value)| b.get(*name) != Some(*value))
+        .map(|(name, value)| {
+            let other = b
+                .get(name)
+                .map_or_else(|| "none".to_owned(), |v| v.to_string());
+            format!("{name}: {value} (replicas) vs {other} (single)")
+        })
+        .collect()
 }
 
 /// Each host whose final detection differs between `got` and `want`, with the differences.
