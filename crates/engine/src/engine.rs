@@ -637,6 +637,29 @@ pub struct HostWindow {
     pub last_flow_ms: i64,
 }
 
+impl HostWindow {
+    /// The window `[floor, tick)` (from the first flow when unbounded) with the counters
+    /// gathered over its pairs; `first` and `last` are only meaningful when `flows > 0`.
+    pub(crate) fn of(
+        tick: i64,
+        floor: Option<i64>,
+        flows: u64,
+        peers: u32,
+        first: i64,
+        last: i64,
+    ) -> Self {
+        let any = flows > 0;
+        Self {
+            window_start_ms: floor.unwrap_or(if any { first } else { tick }),
+            window_end_ms: tick,
+            flows,
+            peers,
+            first_flow_ms: if any { first } else { 0 },
+            last_flow_ms: if any { last } else { 0 },
+        }
+    }
+}
+
 /// Reading back a host's last evaluation pair by pair: what `relbot analyze` needs to apply
 /// the false-positive control over all hosts at once (its engines run with the filter off, one
 /// host at a time) and to show the evidence of each periodic pair.
@@ -690,15 +713,7 @@ impl Engine {
             }
         }
         let floor = self.horizon_ms.map(|horizon| tick.saturating_sub(horizon));
-        let any = flows > 0;
-        Some(HostWindow {
-            window_start_ms: floor.unwrap_or(if any { first } else { tick }),
-            window_end_ms: tick,
-            flows,
-            peers,
-            first_flow_ms: if any { first } else { 0 },
-            last_flow_ms: if any { last } else { 0 },
-        })
+        Some(HostWindow::of(tick, floor, flows, peers, first, last))
     }
 
     /// The flow start times, ascending, of the pair (`host`, `peer`) in the window of the

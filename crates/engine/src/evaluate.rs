@@ -9,7 +9,7 @@ use relbot_periodicity::{Algorithm, AlgorithmScratch, PairVerdict};
 use crate::filter::{PeerFilter, Prevalence};
 use crate::result::{tally_periods, Finding};
 use crate::state::{Host, Memo};
-use crate::EngineConfig;
+use crate::{EngineConfig, HostWindow};
 
 /// Everything an evaluation needs besides the host.
 #[derive(Debug)]
@@ -126,7 +126,7 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
             return true;
         }
 
-        let mut changed = cold;
+        // Flow times that entered or left the window since the last evaluation.
         let mut moved = 0usize;
         if let Some(floor) = floor {
             let k = pair.times.count_before(floor);
@@ -136,7 +136,6 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
                 pair.head_ok = false;
                 pair.evaluated = pair.evaluated.saturating_sub(k as u32);
                 out.times_expired += k as u64;
-                changed = true;
             }
         }
         if pair.times.len() == 0 {
@@ -157,7 +156,6 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
                 moved += k;
                 pair.evaluated = pair.evaluated.saturating_sub(k as u32);
                 out.times_sparse += k as u64;
-                changed = true;
                 if pair.times.len() == 0 {
                     out.pairs_sparse += 1;
                     return false;
@@ -165,7 +163,6 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
             }
         }
         let hi = pair.times.count_before(tick);
-        changed |= hi != pair.evaluated as usize;
         moved += hi.abs_diff(pair.evaluated as usize);
         pair.evaluated = hi as u32;
         times += pair.times.len();
@@ -182,11 +179,9 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
             .drift
             .saturating_add(u16::try_from(moved).unwrap_or(u16::MAX));
         let current = !cold && (pair.drift == 0 || (!ev.fresh && lazy(ev, hi, pair.drift)));
-        let verdict = if !changed && current {
-            cached(pair.peer)
-        } else if current {
-            // A long series that changed by less than `reevaluate_change`: its last verdict
-            // stands until more changed (or a flush).
+        // Unchanged, or a long series that changed by less than `reevaluate_change`: its last
+        // verdict stands (until more changed, or a flush).
+        let verdict = if current {
             cached(pair.peer)
         } else if ev.algorithm.is_candidate(hi) {
             pair.drift = 0;
@@ -230,13 +225,14 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
     if !periods.iter().any(|p| p.count() >= ev.filter.min_peers()) {
         periods.clear();
     }
+    let w = HostWindow::of(tick, floor, flows, peers, first, last);
     out.finding = Finding {
-        window_start_ms: floor.unwrap_or(if flows > 0 { first } else { tick }),
-        window_end_ms: tick,
-        flows,
-        peers,
-        first_flow_ms: if flows > 0 { first } else { 0 },
-        last_flow_ms: if flows > 0 { last } else { 0 },
+        window_start_ms: w.window_start_ms,
+        window_end_ms: w.window_end_ms,
+        flows: w.flows,
+        peers: w.peers,
+        first_flow_ms: w.first_flow_ms,
+        last_flow_ms: w.last_flow_ms,
         periods,
     };
 
