@@ -39,6 +39,8 @@ pub mod run;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{effective_toml, load, load_with_env, ServiceConfig};
 pub use error::ServiceError;

@@ -1,25 +1,8 @@
 //! `relbot-detector --check`: valid configurations exit 0, invalid ones 64 naming the key.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: failing loudly is the point
 
-use std::process::Command;
-
 fn check(toml: &str) -> (i32, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("detector.toml");
-    std::fs::write(&path, toml).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_relbot-detector"))
-        .arg("--config")
-        .arg(&path)
-        .arg("--check")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
+    relbot_service::testing::check(env!("CARGO_BIN_EXE_relbot-detector"), toml)
 }
 
 #[test]

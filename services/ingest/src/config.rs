@@ -269,10 +269,7 @@ mod tests {
     use super::*;
 
     fn load(toml: &str) -> Result<IngestConfig, String> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.toml");
-        std::fs::write(&path, toml).unwrap();
-        let config: IngestConfig = relbot_service::load(Some(&path)).map_err(|e| e.to_string())?;
+        let config: IngestConfig = relbot_service::testing::load_str(toml)?;
         let problems = config.validate();
         if problems.is_empty() {
             Ok(config)
