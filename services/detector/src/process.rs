@@ -600,35 +600,52 @@ fn ingest_partition(
 /// One partition's engine and its records of a batch.
 type Work<'a> = (i32, &'a mut Owned, Vec<Polled>);
 
-/// Runs `f` over `work` on up to `parallelism` threads (this one included), splitting the
-/// partitions into groups of about equal record counts; results in no particular order.
-fn run_partitions<'a, F>(mut work: Vec<Work<'a>>, parallelism: usize, f: F) -> Vec<PartitionResult>
+/// Runs `f` over `work` on up to `parallelism` threads (this one included); results in no
+/// particular order.
+fn run_partitions<F>(work: Vec<Work<'_>>, parallelism: usize, f: F) -> Vec<PartitionResult>
 where
     F: Fn(i32, &mut Owned, Vec<Polled>) -> PartitionResult + Sync,
 {
     let records: usize = work.iter().map(|w| w.2.len()).sum();
-    let threads = parallelism.min(work.len());
-    if threads <= 1 || records < MIN_PARALLEL_RECORDS {
-        return work.into_iter().map(|(p, o, r)| f(p, o, r)).collect();
-    }
-    // Largest first onto the least loaded group.
-    work.sort_by_key(|w| std::cmp::Reverse(w.2.len()));
-    let mut groups: Vec<(usize, Vec<Work<'a>>)> = (0..threads).map(|_| (0, Vec::new())).collect();
-    for w in work {
-        if let Some(g) = groups.iter_mut().min_by_key(|g| g.0) {
-            g.0 += w.2.len();
-            g.1.push(w);
-        }
-    }
-    let f = &f;
-    let run = move |group: Vec<Work<'a>>| -> Vec<PartitionResult> {
-        group.into_iter().map(|(p, o, r)| f(p, o, r)).collect()
+    let threads = if records < MIN_PARALLEL_RECORDS {
+        1
+    } else {
+        parallelism
     };
-    let mut groups = groups.into_iter().map(|g| g.1);
-    let mine = groups.next().unwrap_or_default();
+    run_parallel(work, threads, |w| w.2.len(), |(p, o, r)| f(p, o, r))
+}
+
+/// Runs `f` over `work` on up to `threads` threads (this one included). Items are taken
+/// largest first (by `size`), each by whichever thread is free: an engine's cost is not its
+/// record count (a batch that crosses an evaluation tick costs far more), so a fixed split
+/// would leave a thread idle. Results in no particular order.
+fn run_parallel<W, R, S, F>(mut work: Vec<W>, threads: usize, size: S, f: F) -> Vec<R>
+where
+    W: Send,
+    R: Send,
+    S: Fn(&W) -> usize,
+    F: Fn(W) -> R + Sync,
+{
+    let threads = threads.min(work.len());
+    if threads <= 1 {
+        return work.into_iter().map(f).collect();
+    }
+    work.sort_by_key(|w| std::cmp::Reverse(size(w)));
+    let queue = Mutex::new(work.into_iter());
+    let run = || -> Vec<R> {
+        let mut out = Vec::new();
+        loop {
+            // The lock is held only to take the next item.
+            let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+            match next {
+                Some(w) => out.push(f(w)),
+                None => return out,
+            }
+        }
+    };
     std::thread::scope(|scope| {
-        let others: Vec<_> = groups.map(|g| scope.spawn(move || run(g))).collect();
-        let mut out = run(mine);
+        let others: Vec<_> = (1..threads).map(|_| scope.spawn(run)).collect();
+        let mut out = run();
         for h in others {
             match h.join() {
                 Ok(results) => out.extend(results),
@@ -642,3 +659,57 @@ where
 
 /// Below this many records in a batch, threads cost more than they save.
 const MIN_PARALLEL_RECORDS: usize = 2_000;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+
+    use super::*;
+
+    #[test]
+    fn every_item_runs_once_on_one_thread_or_several() {
+        for threads in [1, 2, 3, 8] {
+            let work: Vec<usize> = (0..20).collect();
+            let mut out = run_parallel(work, threads, |w| *w, |w| w * 10);
+            out.sort_unstable();
+            assert_eq!(
+                out,
+                (0..20).map(|w| w * 10).collect::<Vec<_>>(),
+                "{threads}"
+            );
+        }
+        assert!(run_parallel(Vec::<usize>::new(), 2, |w| *w, |w| w).is_empty());
+    }
+
+    #[test]
+    fn a_free_thread_takes_the_next_item_while_another_is_busy() {
+        // The first item waits until all the others are done; the sizes say nothing about
+        // that (an engine's cost is not its record count). With items handed to whichever
+        // thread is free, the second thread runs all the others meanwhile; with a split fixed
+        // in advance, some would wait behind the first one, and it would time out.
+        let others = 6;
+        let done = AtomicUsize::new(0);
+        let (tx, rx) = mpsc::channel::<()>();
+        let (tx, rx) = (Mutex::new(tx), Mutex::new(rx));
+        let work: Vec<usize> = (0..=others).collect();
+        let out = run_parallel(
+            work,
+            2,
+            |_| 10,
+            |w| {
+                if w == 0 {
+                    let rx = rx.lock().unwrap_or_else(PoisonError::into_inner);
+                    return rx.recv_timeout(Duration::from_secs(20)).is_ok();
+                }
+                if done.fetch_add(1, Ordering::SeqCst) + 1 == others {
+                    let tx = tx.lock().unwrap_or_else(PoisonError::into_inner);
+                    tx.send(()).ok();
+                }
+                true
+            },
+        );
+        assert_eq!(out.len(), others + 1);
+        assert!(out.iter().all(|ok| *ok), "the first item waited in vain");
+    }
+}
