@@ -71,6 +71,25 @@ fn metric(text: &str, prefix: &str) -> f64 {
         .sum()
 }
 
+/// The metrics page once `relbot_detector_detections_emitted` has not moved for 500 ms.
+async fn settled_metrics(url: &str, first: &str) -> String {
+    let emitted = |body: &str| metric(body, "relbot_detector_detections_emitted");
+    let (mut body, mut still) = (first.to_owned(), 0);
+    while still < 5 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let Ok((_, next)) = http_get(url).await else {
+            continue;
+        };
+        still = if emitted(&next) == emitted(&body) {
+            still + 1
+        } else {
+            0
+        };
+        body = next;
+    }
+    body
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let n = env("RELBOT_BENCH_FLOWS", 2_000_000);
@@ -157,8 +176,14 @@ async fn main() -> anyhow::Result<()> {
             consumed_at = Some(started.elapsed());
         }
         let flushes = metric(&body, "relbot_detector_idle_flushes") as i32;
-        if consumed >= n && flushes >= partitions {
-            break (body, started.elapsed());
+        // Every record has an outcome once its batch is processed (a partition flushed twice,
+        // after starving mid-stream, can make the flush count reach the partitions early).
+        let processed = metric(&body, "relbot_detector_flows_total") as usize;
+        if consumed >= n && processed >= n && flushes >= partitions {
+            let wall = started.elapsed();
+            // A flush is counted before its detections are delivered and counted: read the
+            // totals once they stop moving.
+            break (settled_metrics(&url, &body).await, wall);
         }
         anyhow::ensure!(
             started.elapsed() < Duration::from_secs(900),
