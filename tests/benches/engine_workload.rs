@@ -9,7 +9,9 @@
 //! flows (default 100,000, the detector's `max_batch`) every engine advances and hands over
 //! its changed hosts' encoded state, as the replica's batch loop does. One thread, so the
 //! figure is per core. `RELBOT_BENCH_REEVALUATE` sets `engine.reevaluate_change` (default
-//! the product's 0.125; 0 re-estimates on every change). Not a test: no assertion on time.
+//! the product's 0.125; 0 re-estimates on every change); `RELBOT_BENCH_SINGLES=off` holds
+//! every peer as a full pair (the layout before compact singles), to compare the two in one
+//! run. Not a test: no assertion on time.
 //! Results go to docs/BENCHMARKS.md.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench with a broken setup stops loudly
@@ -63,15 +65,20 @@ fn main() {
     {
         config.reevaluate_change = share;
     }
+    // `off`: every peer a full pair (the layout before singles), to compare in one run.
+    let singles = std::env::var("RELBOT_BENCH_SINGLES").as_deref() != Ok("off");
     let mut engines: Vec<Engine> = (0..partitions)
         .map(|_| {
             let mut e = Engine::new(config.clone(), algorithm.clone()).unwrap();
             e.set_filter(filter.clone());
+            e.set_compact_singles(singles);
             e
         })
         .collect();
     let hasher = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
     let (mut detections, mut changelog, mut changelog_bytes) = (0usize, 0usize, 0usize);
+    // The largest state after a batch, with its flow times.
+    let mut peak = (0u64, 0u64);
     let started = Instant::now();
     for chunk in flows.chunks(batch) {
         for f in chunk {
@@ -88,6 +95,10 @@ fn main() {
                 .map(|h| h.state.as_ref().map_or(0, Vec::len))
                 .sum::<usize>();
         }
+        let now = engines.iter().map(Engine::stats).fold((0, 0), |(b, t), s| {
+            (b + s.state_bytes, t + s.retained_times)
+        });
+        peak = peak.max(now);
     }
     for e in &mut engines {
         detections += e.flush().len();
@@ -121,6 +132,14 @@ fn main() {
         total.retained_times,
         total.state_bytes,
         total.state_bytes as f64 / total.retained_times.max(1) as f64
+    );
+    println!(
+        "  peak state (before the flush; singles {}): {} B for {} flow times ({:.1} B per \
+         flow time)",
+        if singles { "on" } else { "off" },
+        peak.0,
+        peak.1,
+        peak.0 as f64 / peak.1.max(1) as f64
     );
 }
 

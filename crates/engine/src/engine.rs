@@ -1,6 +1,7 @@
 //! [`Engine`]: ingest flows, advance event time, evaluate due hosts, emit detections; keep
 //! state bounded; snapshot and restore it.
 
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use hashbrown::{DefaultHashBuilder, HashMap, HashSet};
@@ -66,6 +67,8 @@ pub struct Engine {
     horizon_ms: Option<i64>,
     sparse: Option<(usize, i64)>,
     max_times: usize,
+    /// Peers with one flow time are kept as singles (the algorithm judges no such pair).
+    singles: bool,
     clock: Clock,
     hosts: HashMap<IpAddr, Host>,
     hasher: DefaultHashBuilder,
@@ -126,6 +129,7 @@ impl Engine {
             horizon_ms: config.horizon_ms(),
             sparse,
             max_times: config.max_times_per_pair.min(MAX_TIMES),
+            singles: !algorithm.is_candidate(1),
             clock: Clock::new(config.interval_ms(), config.lateness_ms()),
             hosts: HashMap::with_hasher(DefaultHashBuilder::default()),
             hasher: DefaultHashBuilder::default(),
@@ -152,6 +156,15 @@ impl Engine {
     /// from the next evaluation of each host. Flows to ignored ports are dropped at ingest.
     pub fn set_filter(&mut self, filter: PeerFilter) {
         self.filter = filter;
+    }
+
+    /// Whether peers with one flow time are held compactly as singles (on by default, when
+    /// the algorithm judges no pair of one time). Off, every peer is a full pair, as before
+    /// singles existed: results are the same either way, only memory and speed differ, which
+    /// is what benchmarks and tests switch it for. It applies from the next flow; singles
+    /// already held stay until they get a second time or leave.
+    pub fn set_compact_singles(&mut self, on: bool) {
+        self.singles = on && !self.algorithm.is_candidate(1);
     }
 
     /// The false-positive control in force.
@@ -233,7 +246,14 @@ impl Engine {
             return Ingest::Late;
         }
         let before = host.heap_bytes();
-        match host.find(dst, hasher) {
+        let hash = hasher.hash_one(dst);
+        let found = host.find_hashed(dst, hash).or_else(|| {
+            // A single's second time: it becomes a pair.
+            let first = host.singles.remove(hash, dst)?;
+            host.times -= 1; // counted again by `push`
+            Some(host.push(Pair::from_single(dst, first, host.last_tick), hasher))
+        });
+        match found {
             Some(i) => {
                 let pair = &mut host.pairs[i];
                 let heap = pair.times.heap_bytes();
@@ -262,11 +282,15 @@ impl Engine {
                 host.times_heap = host.times_heap + pair.times.heap_bytes() - heap;
             }
             None => {
-                if host.pairs.len() >= self.config.max_peers_per_host {
+                if host.peers() >= self.config.max_peers_per_host {
                     self.stats.flows_peer_capped += 1;
                     return Ingest::PeerCapped;
                 }
-                host.push(Pair::new(dst, t), hasher);
+                if self.singles && host.singles.insert(hash, dst, t, hasher) {
+                    host.times += 1;
+                } else {
+                    host.push(Pair::new(dst, t), hasher);
+                }
                 self.pairs += 1;
                 self.times += 1;
             }
@@ -345,7 +369,7 @@ impl Engine {
             queue(&self.clock, &mut self.schedule, addr, host);
             return;
         }
-        let (heap, pairs, times) = (host.heap_bytes(), host.pairs.len(), host.times);
+        let (heap, pairs, times) = (host.heap_bytes(), host.peers(), host.times);
         let mut ev = Evaluator {
             filter: &self.filter,
             prevalence: &mut self.prevalence,
@@ -354,6 +378,7 @@ impl Engine {
             sparse: self.sparse,
             reevaluate_change: self.config.reevaluate_change,
             fresh: self.flushing,
+            singles: self.singles,
             scratch: &mut self.scratch,
             window: &mut self.window,
             hasher: &self.hasher,
@@ -384,10 +409,10 @@ impl Engine {
         }
         o.memo.latest = o.finding.is_flagged().then_some(o.finding);
         host.set_memo(o.memo);
-        self.pairs = self.pairs + host.pairs.len() - pairs;
+        self.pairs = self.pairs + host.peers() - pairs;
         self.times = self.times + host.times - times;
         self.host_heap = self.host_heap + host.heap_bytes() - heap;
-        if host.pairs.is_empty() {
+        if host.peers() == 0 {
             self.stats.evictions.hosts_expired += 1;
             self.remove_host(addr);
             return;
@@ -407,7 +432,7 @@ impl Engine {
             self.schedule.remove(host.scheduled, addr);
         }
         self.host_heap -= host.heap_bytes();
-        self.pairs -= host.pairs.len();
+        self.pairs -= host.peers();
         self.times -= host.times;
         if self.config.track_changes {
             self.changed.insert(addr);
@@ -445,7 +470,7 @@ impl Engine {
             if let Some(host) = self.remove_host(addr) {
                 let e = &mut self.stats.evictions;
                 e.hosts_budget += 1;
-                e.pairs_budget += host.pairs.len() as u64;
+                e.pairs_budget += host.peers() as u64;
                 e.times_budget += host.times as u64;
             }
         }
@@ -504,7 +529,7 @@ impl Engine {
         self.hosts.get(&host).map(|h| HostCounters {
             flows_accepted: h.flows,
             position: h.position,
-            pairs: h.pairs.len(),
+            pairs: h.peers(),
             retained_times: h.times,
             newest_ms: h.newest_ms,
         })
@@ -558,7 +583,7 @@ impl Engine {
     /// mark the host changed. Malformed bytes are an error and leave the engine unchanged.
     pub fn restore(&mut self, host: IpAddr, state: Option<&[u8]>) -> Result<(), EngineError> {
         let decoded = state
-            .map(|b| snapshot::decode_host(b, &self.label.version, &self.hasher))
+            .map(|b| snapshot::decode_host(b, &self.label.version, &self.hasher, self.singles))
             .transpose()?;
         if self.hosts.contains_key(&host) {
             self.remove_host(host);
@@ -568,7 +593,7 @@ impl Engine {
             return Ok(());
         };
         self.host_heap += h.heap_bytes();
-        self.pairs += h.pairs.len();
+        self.pairs += h.peers();
         self.times += h.times;
         self.stats.hosts_restored += 1;
         // Its saved periodic peers count towards prevalence at once, as they did before.
@@ -682,13 +707,13 @@ impl Engine {
         memo.verdicts
             .iter()
             .filter_map(|(peer, verdict)| {
-                let pair = &h.pairs[h.find(*peer, &self.hasher)?];
-                let flows = pair.times.count_before(h.last_tick);
+                let times = h.times_of(*peer, &self.hasher)?;
+                let flows = times.count_before(h.last_tick);
                 (flows > 0).then(|| PeriodicPair {
                     peer: *peer,
                     verdict: verdict.clone(),
                     flows: flows as u64,
-                    first_flow_ms: pair.times.first(),
+                    first_flow_ms: times.first(),
                 })
             })
             .collect()
@@ -712,6 +737,12 @@ impl Engine {
                 last = last.max(pair.times.get(n - 1));
             }
         }
+        for (_, t) in h.singles.iter().filter(|(_, t)| *t < tick) {
+            flows += 1;
+            peers += 1;
+            first = first.min(t);
+            last = last.max(t);
+        }
         let floor = self.horizon_ms.map(|horizon| tick.saturating_sub(horizon));
         Some(HostWindow::of(tick, floor, flows, peers, first, last))
     }
@@ -724,9 +755,9 @@ impl Engine {
         if h.last_tick == NEVER {
             return None;
         }
-        let pair = &h.pairs[h.find(peer, &self.hasher)?];
-        let mut times = Vec::with_capacity(pair.times.count_before(h.last_tick));
-        pair.times.copy_before(h.last_tick, &mut times);
+        let pair = h.times_of(peer, &self.hasher)?;
+        let mut times = Vec::with_capacity(pair.count_before(h.last_tick));
+        pair.copy_before(h.last_tick, &mut times);
         Some(times)
     }
 
@@ -745,6 +776,7 @@ impl Engine {
             horizon_ms: _,
             sparse: _,
             max_times: _,
+            singles: _,
             clock,
             hosts,
             hasher: _,

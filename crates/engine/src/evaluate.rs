@@ -1,6 +1,7 @@
 //! Evaluation of one host at one tick: expire and evict, run the algorithm on the pairs
 //! whose window changed (reusing cached verdicts for the others), tally peers per period.
 
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use hashbrown::DefaultHashBuilder;
@@ -8,7 +9,7 @@ use relbot_periodicity::{Algorithm, AlgorithmScratch, PairVerdict};
 
 use crate::filter::{PeerFilter, Prevalence};
 use crate::result::{tally_periods, Finding};
-use crate::state::{Host, Memo};
+use crate::state::{Host, Memo, Pair};
 use crate::{EngineConfig, HostWindow};
 
 /// Everything an evaluation needs besides the host.
@@ -27,6 +28,8 @@ pub(crate) struct Evaluator<'a> {
     pub reevaluate_change: f64,
     /// Run the algorithm on every pair whose verdict is not current (a flush).
     pub fresh: bool,
+    /// Pairs left with one time become singles (see [`Host::singles`]).
+    pub singles: bool,
     pub scratch: &'a mut AlgorithmScratch,
     /// Reused buffer for one pair's window of times.
     pub window: &'a mut Vec<i64>,
@@ -82,6 +85,56 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
             })
     };
 
+    // Singles first (pairs that become singles below are then not visited twice): what the
+    // pass over pairs does for a pair of one time, which is never judged.
+    let single_idle = ev.sparse.filter(|s| s.0 > 1).map(|s| s.1);
+    let singles_before = host.singles.len();
+    host.singles.retain(|_, t| {
+        if floor.is_some_and(|f| t < f) {
+            out.times_expired += 1;
+            out.pairs_expired += 1;
+            return false;
+        }
+        if let Some(idle) = single_idle {
+            if t < tick.saturating_sub(idle) {
+                out.times_sparse += 1;
+                out.pairs_sparse += 1;
+                return false;
+            }
+            due = due.min(t.saturating_add(idle));
+        }
+        if let Some(h) = ev.horizon_ms {
+            due = due.min(t.saturating_add(h));
+        }
+        times += 1;
+        if t < tick {
+            flows += 1;
+            peers += 1;
+            first = first.min(t);
+            last = last.max(t);
+        } else {
+            due = due.min(t);
+        }
+        true
+    });
+    if host.singles.len() != singles_before {
+        host.singles.shrink(ev.hasher);
+    }
+    // A pair left with one time, no drift and no periodic verdict goes to the singles.
+    let (singles, hasher, to_singles) = (&mut host.singles, ev.hasher, ev.singles);
+    let mut demote = |pair: &Pair, verdict: &PairVerdict| {
+        to_singles
+            && pair.times.len() == 1
+            && pair.drift == 0
+            && !verdict.is_periodic()
+            && singles.insert(
+                hasher.hash_one(pair.peer),
+                pair.peer,
+                pair.times.first(),
+                hasher,
+            )
+    };
+
     host.pairs.retain_mut(|pair| {
         let n = pair.times.len();
         // A pair with one flow time is a sparse session by itself (when the algorithm needs
@@ -119,10 +172,14 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
             } else {
                 PairVerdict::NONE
             };
+            stale |= pair.drift > 0;
+            if demote(pair, &verdict) {
+                times_heap -= pair.times.heap_bytes();
+                return false;
+            }
             if verdict.is_periodic() {
                 periodic.push(((pair.peer, n as u64), verdict));
             }
-            stale |= pair.drift > 0;
             return true;
         }
 
@@ -169,6 +226,10 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
         times_heap += pair.times.heap_bytes();
         due = due.min(pair.due(ev.horizon_ms, ev.sparse));
         if hi == 0 {
+            if demote(pair, &PairVerdict::NONE) {
+                times_heap -= pair.times.heap_bytes();
+                return false;
+            }
             return true;
         }
         flows += hi as u64;
@@ -193,10 +254,14 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
             pair.drift = 0;
             PairVerdict::NONE
         };
+        stale |= pair.drift > 0;
+        if demote(pair, &verdict) {
+            times_heap -= pair.times.heap_bytes();
+            return false;
+        }
         if verdict.is_periodic() {
             periodic.push(((pair.peer, hi as u64), verdict));
         }
-        stale |= pair.drift > 0;
         true
     });
     if host.pairs.len() != before {

@@ -17,7 +17,10 @@
 //! v   pair count, then per pair: address, v time count (≥ 1), v evaluated count,
 //!     v drift (flow times in or out of the window since the algorithm last ran; not in
 //!     version 1), z first time, then (count − 1) × v gaps to the next time (ascending, so
-//!     gaps ≥ 0)
+//!     gaps ≥ 0). Pairs of one time that the engine can hold as singles (no drift, an
+//!     evaluated count of 1 exactly when the time is before the last tick, no saved
+//!     verdict) come last, ascending by address, so the bytes do not depend on how the
+//!     host held them.
 //! v   periodic pairs of the last evaluation (not in version 1), ascending by address, each:
 //!     address, v period count, per period v period_ms, f64 confidence, f64 chance
 //! ```
@@ -193,8 +196,15 @@ pub(crate) fn encode_host(host: &Host, algorithm_version: &str) -> Vec<u8> {
     if let (Some(f), false) = (emitted, same) {
         encode_finding(&mut w, f);
     }
-    w.varint(host.pairs.len() as u64);
+    // Pairs in their order, then every peer of one time that is or could be a single,
+    // ascending by address: the same bytes whichever way the host holds it.
+    let mut singles: Vec<(IpAddr, i64)> = host.singles.iter().collect();
+    w.varint(host.peers() as u64);
     for pair in &host.pairs {
+        if host.could_be_single(pair) {
+            singles.push((pair.peer, pair.times.first()));
+            continue;
+        }
         w.ip(pair.peer);
         w.varint(pair.times.len() as u64);
         w.varint(u64::from(pair.evaluated));
@@ -206,6 +216,14 @@ pub(crate) fn encode_host(host: &Host, algorithm_version: &str) -> Vec<u8> {
             w.varint(t.wrapping_sub(prev) as u64);
             prev = t;
         }
+    }
+    singles.sort_unstable_by_key(|s| s.0);
+    for (peer, t) in singles {
+        w.ip(peer);
+        w.varint(1);
+        w.varint(u64::from(t < host.last_tick));
+        w.varint(0);
+        w.zigzag(t);
     }
     let verdicts = memo.map_or(&[][..], |m| &m.verdicts[..]);
     w.varint(verdicts.len() as u64);
@@ -241,11 +259,13 @@ fn encode_finding(w: &mut Writer, f: &Finding) {
 }
 
 /// Decodes one host's state. Findings made by another algorithm version are dropped (the
-/// flow times are kept), so that the host is judged afresh.
+/// flow times are kept), so that the host is judged afresh. With `singles`, peers of one
+/// time that can be are held as singles.
 pub(crate) fn decode_host(
     bytes: &[u8],
     algorithm_version: &str,
     hasher: &DefaultHashBuilder,
+    singles: bool,
 ) -> Result<Host, EngineError> {
     let mut r = Reader::new(bytes, "host");
     let format = versions(&mut r, "host", OLDEST_HOST_FORMAT..=HOST_FORMAT)?;
@@ -348,6 +368,9 @@ pub(crate) fn decode_host(
         }
         // Another algorithm's verdicts and findings do not count: judged afresh.
         (false, _) => host.cold = host.pairs.iter().any(|p| p.evaluated > 0),
+    }
+    if singles {
+        host.demote_singles(hasher);
     }
     Ok(host)
 }

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use relbot_periodicity::PairVerdict;
 
-use super::Pair;
+use super::{Pair, Singles};
 use crate::budget::heap_cost;
 use crate::result::Finding;
 
@@ -20,8 +20,13 @@ const LINEAR_MAX: usize = 8;
 /// One monitored host.
 #[derive(Debug, Clone)]
 pub(crate) struct Host {
-    /// Its peers, in no particular order.
+    /// Its peers with more than one flow time (and some with one, see [`Host::singles`]),
+    /// in no particular order.
     pub pairs: Vec<Pair>,
+    /// Its peers with one flow time, when the algorithm judges no pair of one time. A peer
+    /// is in `pairs` or here, never both. A pair left with one time goes here at its host's
+    /// next evaluation, unless its time cannot share the singles' base.
+    pub singles: Singles,
     /// Peer → index into `pairs`, once there are more than [`LINEAR_MAX`] peers.
     index: Option<Box<HashTable<u32>>>,
     /// Earliest event time at which the host's window content changes (`i64::MAX`: none).
@@ -51,6 +56,53 @@ pub(crate) struct Host {
     /// In the engine's set of hosts changed since the last snapshot.
     pub changed: bool,
     memo: Option<Box<Memo>>,
+}
+
+/// See [`Host::could_be_single`].
+fn could_be_single(pair: &Pair, last_tick: i64, memo: Option<&Memo>) -> bool {
+    pair.times.len() == 1
+        && pair.drift == 0
+        && pair.evaluated == u32::from(pair.times.first() < last_tick)
+        && memo.is_none_or(|m| {
+            m.verdicts
+                .binary_search_by(|(p, _)| p.cmp(&pair.peer))
+                .is_err()
+        })
+}
+
+/// A peer's flow times, as [`Host::times_of`] finds them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PeerTimes<'a> {
+    Pair(&'a Pair),
+    Single(i64),
+}
+
+impl PeerTimes<'_> {
+    /// How many of the times are before `limit`.
+    pub(crate) fn count_before(&self, limit: i64) -> usize {
+        match self {
+            Self::Pair(p) => p.times.count_before(limit),
+            Self::Single(t) => usize::from(*t < limit),
+        }
+    }
+
+    /// The earliest time.
+    pub(crate) fn first(&self) -> i64 {
+        match self {
+            Self::Pair(p) => p.times.first(),
+            Self::Single(t) => *t,
+        }
+    }
+
+    /// Appends the times before `limit` to `out`.
+    pub(crate) fn copy_before(&self, limit: i64, out: &mut Vec<i64>) {
+        match self {
+            Self::Pair(p) => {
+                p.times.copy_before(limit, out);
+            }
+            Self::Single(t) => out.extend((*t < limit).then_some(*t)),
+        }
+    }
 }
 
 /// What a host remembers of its evaluations; boxed, as most hosts have nothing periodic.
@@ -88,6 +140,7 @@ impl Host {
     pub(crate) fn new() -> Self {
         Self {
             pairs: Vec::new(),
+            singles: Singles::default(),
             index: None,
             due_ms: i64::MAX,
             scheduled: NEVER,
@@ -107,13 +160,64 @@ impl Host {
 
     /// The index of `peer` in `pairs`.
     pub(crate) fn find(&self, peer: IpAddr, hasher: &DefaultHashBuilder) -> Option<usize> {
+        self.find_hashed(peer, hasher.hash_one(peer))
+    }
+
+    /// [`Host::find`] with the hasher's hash of `peer` (one hash serves `singles` too).
+    pub(crate) fn find_hashed(&self, peer: IpAddr, hash: u64) -> Option<usize> {
         match &self.index {
             None => self.pairs.iter().position(|p| p.peer == peer),
             Some(index) => index
-                .find(hasher.hash_one(peer), |&i| {
-                    self.pairs[i as usize].peer == peer
-                })
+                .find(hash, |&i| self.pairs[i as usize].peer == peer)
                 .map(|&i| i as usize),
+        }
+    }
+
+    /// The flow times of `peer` (ascending), whether a pair or a single; `None` when it is
+    /// not a peer.
+    pub(crate) fn times_of(
+        &self,
+        peer: IpAddr,
+        hasher: &DefaultHashBuilder,
+    ) -> Option<PeerTimes<'_>> {
+        let hash = hasher.hash_one(peer);
+        match self.find_hashed(peer, hash) {
+            Some(i) => Some(PeerTimes::Pair(&self.pairs[i])),
+            None => self.singles.get(hash, peer).map(PeerTimes::Single),
+        }
+    }
+
+    /// Number of peers (pairs and singles).
+    pub(crate) fn peers(&self) -> usize {
+        self.pairs.len() + self.singles.len()
+    }
+
+    /// Whether `pair` can be held as a single without changing what the host does next: one
+    /// time, no drift, an evaluated count that its time and the last tick imply, and no
+    /// periodic verdict kept for it.
+    pub(crate) fn could_be_single(&self, pair: &Pair) -> bool {
+        could_be_single(pair, self.last_tick, self.memo.as_deref())
+    }
+
+    /// Moves every pair that [could be a single](Host::could_be_single) to `singles` (after
+    /// a restore).
+    pub(crate) fn demote_singles(&mut self, hasher: &DefaultHashBuilder) {
+        let before = self.pairs.len();
+        let mut pairs = std::mem::take(&mut self.pairs);
+        let (last_tick, memo) = (self.last_tick, self.memo.as_deref());
+        pairs.retain(|pair| {
+            !(could_be_single(pair, last_tick, memo)
+                && self.singles.insert(
+                    hasher.hash_one(pair.peer),
+                    pair.peer,
+                    pair.times.first(),
+                    hasher,
+                ))
+        });
+        self.pairs = pairs;
+        if self.pairs.len() != before {
+            self.times_heap = self.pairs.iter().map(|p| p.times.heap_bytes()).sum();
+            self.rebuild_index(hasher);
         }
     }
 
@@ -165,6 +269,7 @@ impl Host {
             heap_cost(size_of::<HashTable<u32>>()) + heap_cost(t.allocation_size())
         });
         heap_cost(self.pairs.capacity() * size_of::<Pair>())
+            + self.singles.heap_bytes()
             + index
             + self.times_heap
             + self.memo_bytes

@@ -38,6 +38,15 @@ impl Pair {
         }
     }
 
+    /// The pair of a [single](super::Singles) at `t` of a host last evaluated at
+    /// `last_tick`: it has no drift, and its time is evaluated when before that tick.
+    pub(crate) fn from_single(peer: IpAddr, t: i64, last_tick: i64) -> Self {
+        Self {
+            evaluated: u32::from(t < last_tick),
+            ..Self::new(peer, t)
+        }
+    }
+
     /// The earliest event time at which this pair's window content changes: its first
     /// unevaluated time, its oldest time leaving the horizon, or (for sparse pairs) the moment
     /// it has been idle long enough to be evicted. `i64::MAX` when nothing is pending.
