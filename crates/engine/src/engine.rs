@@ -234,7 +234,7 @@ impl Engine {
     fn add_time(&mut self, src: IpAddr, dst: IpAddr, t: i64, position: Option<u64>) -> Ingest {
         let hasher = &self.hasher;
         let host = self.hosts.entry(src).or_insert_with(Host::new);
-        if let (Some(p), Some(last)) = (position, host.position) {
+        if let (Some(p), Some(last)) = (position, host.position()) {
             if p <= last {
                 self.stats.flows_duplicate += 1;
                 return Ingest::Duplicate;
@@ -249,7 +249,7 @@ impl Engine {
         let hash = hasher.hash_one(dst);
         let found = host.find_hashed(dst, hash).or_else(|| {
             // A single's second time: it becomes a pair.
-            let first = host.singles.remove(hash, dst)?;
+            let first = host.singles.remove(dst)?;
             host.times -= 1; // counted again by `push`
             Some(host.push(Pair::from_single(dst, first, host.last_tick), hasher))
         });
@@ -286,7 +286,7 @@ impl Engine {
                     self.stats.flows_peer_capped += 1;
                     return Ingest::PeerCapped;
                 }
-                if self.singles && host.singles.insert(hash, dst, t, hasher) {
+                if self.singles && host.singles.insert(dst, t) {
                     host.times += 1;
                 } else {
                     host.push(Pair::new(dst, t), hasher);
@@ -298,7 +298,7 @@ impl Engine {
         host.flows += 1;
         host.newest_ms = host.newest_ms.max(t);
         if position.is_some() {
-            host.position = position;
+            host.set_position(position);
         }
         host.due_ms = host.due_ms.min(t);
         self.host_heap = self.host_heap + host.heap_bytes() - before;
@@ -396,18 +396,18 @@ impl Engine {
             self.config.emit,
             &self.algorithm,
             &o.finding,
-            o.memo.emitted.as_ref(),
+            o.memo.emitted.as_deref(),
         ) {
             out.push(detection::build(addr, &o.finding, &self.label));
             s.detections += 1;
-            o.memo.emitted = o.finding.is_flagged().then(|| o.finding.clone());
+            o.memo.emitted = o.finding.is_flagged().then(|| Box::new(o.finding.clone()));
         }
         if o.finding.flows == 0 {
             // Nothing left in the window: the host starts afresh, whether or not it still
             // holds times after the tick (which depends on arrival order).
             o.memo.emitted = None;
         }
-        o.memo.latest = o.finding.is_flagged().then_some(o.finding);
+        o.memo.latest = o.finding.is_flagged().then(|| Box::new(o.finding));
         host.set_memo(o.memo);
         self.pairs = self.pairs + host.peers() - pairs;
         self.times = self.times + host.times - times;
@@ -512,7 +512,7 @@ impl Engine {
             .hosts
             .iter()
             .filter_map(|(addr, h)| {
-                let f = h.memo()?.latest.as_ref()?;
+                let f = h.memo()?.latest.as_deref()?;
                 let mut r = f.to_result(*addr);
                 for p in &mut r.periods {
                     p.peers.sort_by_cached_key(|x| x.peer.to_string());
@@ -528,7 +528,7 @@ impl Engine {
     pub fn host_counters(&self, host: IpAddr) -> Option<HostCounters> {
         self.hosts.get(&host).map(|h| HostCounters {
             flows_accepted: h.flows,
-            position: h.position,
+            position: h.position(),
             pairs: h.peers(),
             retained_times: h.times,
             newest_ms: h.newest_ms,

@@ -1,7 +1,6 @@
 //! Evaluation of one host at one tick: expire and evict, run the algorithm on the pairs
 //! whose window changed (reusing cached verdicts for the others), tally peers per period.
 
-use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use hashbrown::DefaultHashBuilder;
@@ -118,21 +117,16 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
         true
     });
     if host.singles.len() != singles_before {
-        host.singles.shrink(ev.hasher);
+        host.singles.shrink();
     }
     // A pair left with one time, no drift and no periodic verdict goes to the singles.
-    let (singles, hasher, to_singles) = (&mut host.singles, ev.hasher, ev.singles);
+    let (singles, to_singles) = (&mut host.singles, ev.singles);
     let mut demote = |pair: &Pair, verdict: &PairVerdict| {
         to_singles
             && pair.times.len() == 1
             && pair.drift == 0
             && !verdict.is_periodic()
-            && singles.insert(
-                hasher.hash_one(pair.peer),
-                pair.peer,
-                pair.times.first(),
-                hasher,
-            )
+            && singles.insert(pair.peer, pair.times.first())
     };
 
     host.pairs.retain_mut(|pair| {

@@ -167,10 +167,10 @@ pub(crate) fn encode_host(host: &Host, algorithm_version: &str) -> Vec<u8> {
     w.buf.reserve(32 + host.pairs.len() * 24 + host.times * 3);
     w.u8(HOST_FORMAT);
     let memo = host.memo();
-    let latest = memo.and_then(|m| m.latest.as_ref());
-    let emitted = memo.and_then(|m| m.emitted.as_ref());
+    let latest = memo.and_then(|m| m.latest.as_deref());
+    let emitted = memo.and_then(|m| m.emitted.as_deref());
     let same = latest.is_some() && latest == emitted;
-    let flags = if host.position.is_some() {
+    let flags = if host.position().is_some() {
         HAS_POSITION
     } else {
         0
@@ -183,7 +183,7 @@ pub(crate) fn encode_host(host: &Host, algorithm_version: &str) -> Vec<u8> {
         | if same { EMITTED_IS_LATEST } else { 0 };
     w.u8(flags);
     w.varint(host.flows);
-    if let Some(p) = host.position {
+    if let Some(p) = host.position() {
         w.varint(p);
     }
     w.zigzag(host.newest_ms);
@@ -277,17 +277,17 @@ pub(crate) fn decode_host(
     let mut host = Host::new();
     host.flows = r.varint()?;
     if flags & HAS_POSITION != 0 {
-        host.position = Some(r.varint()?);
+        host.set_position(Some(r.varint()?));
     }
     host.newest_ms = r.zigzag()?;
     host.due_ms = r.zigzag()?;
     host.last_tick = r.zigzag()?;
     let same_algorithm = r.str(MAX_VERSION_LEN)? == algorithm_version;
     let latest = (flags & HAS_LATEST != 0)
-        .then(|| decode_finding(&mut r))
+        .then(|| decode_finding(&mut r).map(Box::new))
         .transpose()?;
     let mut emitted = (flags & HAS_EMITTED != 0)
-        .then(|| decode_finding(&mut r))
+        .then(|| decode_finding(&mut r).map(Box::new))
         .transpose()?;
     if flags & EMITTED_IS_LATEST != 0 {
         emitted.clone_from(&latest);

@@ -15,7 +15,7 @@ use crate::result::Finding;
 pub(crate) const NEVER: i64 = i64::MIN;
 
 /// Hosts with up to this many peers find a peer by a linear scan and need no index.
-const LINEAR_MAX: usize = 8;
+const LINEAR_MAX: usize = 12;
 
 /// One monitored host.
 #[derive(Debug, Clone)]
@@ -39,14 +39,16 @@ pub(crate) struct Host {
     pub newest_ms: i64,
     /// Flows accepted for this host since its state was created (restored state included).
     pub flows: u64,
-    /// Input position of the last flow accepted (see [`Engine::ingest_at`](crate::Engine::ingest_at)).
-    pub position: Option<u64>,
+    /// Input position of the last flow accepted (see [`Engine::ingest_at`](crate::Engine::ingest_at)),
+    /// when `has_position` (an `Option<u64>` would take 16 bytes).
+    position: u64,
     /// Flow times retained over all pairs.
     pub times: usize,
     /// Heap bytes of all pairs' time buffers.
     pub times_heap: usize,
     /// Heap bytes of `memo`, kept current by [`Host::set_memo`].
-    memo_bytes: usize,
+    memo_bytes: u32,
+    has_position: bool,
     /// The verdict cache is empty though pairs were evaluated before (restored state): the
     /// next evaluation evaluates every pair.
     pub cold: bool,
@@ -110,10 +112,11 @@ impl PeerTimes<'_> {
 pub(crate) struct Memo {
     /// Verdicts of the pairs that were periodic at the last evaluation, sorted by peer.
     pub verdicts: Vec<(IpAddr, PairVerdict)>,
-    /// The last evaluation, when it found a periodic peer.
-    pub latest: Option<Finding>,
+    /// The last evaluation, when it found a periodic peer (boxed, as are all findings here:
+    /// most memos hold verdicts only).
+    pub latest: Option<Box<Finding>>,
     /// The finding of the last detection emitted.
-    pub emitted: Option<Finding>,
+    pub emitted: Option<Box<Finding>>,
 }
 
 impl Memo {
@@ -126,8 +129,11 @@ impl Memo {
                 .sum::<usize>();
         heap_cost(size_of::<Self>())
             + verdicts
-            + self.latest.as_ref().map_or(0, Finding::heap_bytes)
-            + self.emitted.as_ref().map_or(0, Finding::heap_bytes)
+            + [&self.latest, &self.emitted]
+                .into_iter()
+                .flatten()
+                .map(|f| heap_cost(size_of::<Finding>()) + f.heap_bytes())
+                .sum::<usize>()
     }
 
     fn is_empty(&self) -> bool {
@@ -147,7 +153,8 @@ impl Host {
             last_tick: NEVER,
             newest_ms: i64::MIN,
             flows: 0,
-            position: None,
+            position: 0,
+            has_position: false,
             times: 0,
             times_heap: 0,
             memo_bytes: 0,
@@ -183,8 +190,18 @@ impl Host {
         let hash = hasher.hash_one(peer);
         match self.find_hashed(peer, hash) {
             Some(i) => Some(PeerTimes::Pair(&self.pairs[i])),
-            None => self.singles.get(hash, peer).map(PeerTimes::Single),
+            None => self.singles.get(peer).map(PeerTimes::Single),
         }
+    }
+
+    /// Input position of the last flow accepted, if positions were given.
+    pub(crate) fn position(&self) -> Option<u64> {
+        self.has_position.then_some(self.position)
+    }
+
+    pub(crate) fn set_position(&mut self, position: Option<u64>) {
+        self.position = position.unwrap_or(0);
+        self.has_position = position.is_some();
     }
 
     /// Number of peers (pairs and singles).
@@ -207,12 +224,7 @@ impl Host {
         let (last_tick, memo) = (self.last_tick, self.memo.as_deref());
         pairs.retain(|pair| {
             !(could_be_single(pair, last_tick, memo)
-                && self.singles.insert(
-                    hasher.hash_one(pair.peer),
-                    pair.peer,
-                    pair.times.first(),
-                    hasher,
-                ))
+                && self.singles.insert(pair.peer, pair.times.first()))
         });
         self.pairs = pairs;
         if self.pairs.len() != before {
@@ -272,7 +284,7 @@ impl Host {
             + self.singles.heap_bytes()
             + index
             + self.times_heap
-            + self.memo_bytes
+            + self.memo_bytes as usize
     }
 
     /// What the host remembers of its evaluations, if anything.
@@ -303,7 +315,7 @@ impl Host {
             self.memo = None;
             self.memo_bytes = 0;
         } else {
-            self.memo_bytes = memo.heap_bytes();
+            self.memo_bytes = u32::try_from(memo.heap_bytes()).unwrap_or(u32::MAX);
             match &mut self.memo {
                 Some(boxed) => **boxed = memo,
                 None => self.memo = Some(Box::new(memo)),
@@ -315,6 +327,12 @@ impl Host {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_is_at_most_160_bytes() {
+        // Every host pays for it, and for a slot of the engine's host map.
+        assert!(size_of::<Host>() <= 160, "{}", size_of::<Host>());
+    }
 
     #[test]
     fn finds_peers_with_and_without_index() {

@@ -3,6 +3,7 @@
 //! Layout (32 bytes inline): the smallest time (`base`), the count, the largest time's offset
 //! from `base`, and a buffer with the other times:
 //! - one time (the common case for background traffic): no allocation at all;
+//! - two times, narrow: no allocation either, the second is the largest time's offset;
 //! - narrow: one `u32` offset from `base` per further time, spans of up to 2³² ms ≈ 49.7
 //!   days (`base` follows the smallest time, so offsets never creep upwards);
 //! - wide (longer spans, e.g. a batch run over months of data): two words per further time,
@@ -54,6 +55,7 @@ pub(crate) struct Times {
     /// The smallest time.
     base: i64,
     /// Times 1.. (the first is `base`): offsets from `base`, or two words each when wide.
+    /// Empty for one time, and for two narrow ones (the second is `last_off`).
     buf: Box<[u32]>,
     /// Number of times; bit 31: wide.
     len: u32,
@@ -84,6 +86,9 @@ impl Times {
             return Some(Self::one(first));
         }
         let wide = !fits_narrow(first, last);
+        if n == 2 && !wide {
+            return Some(Self::two(first, last));
+        }
         let mut t = Self {
             base: first,
             buf: vec![0u32; words_for(n, wide)].into_boxed_slice(),
@@ -96,6 +101,16 @@ impl Times {
         Some(t)
     }
 
+    /// Two times `a <= b` that fit the narrow format, without a buffer.
+    fn two(a: i64, b: i64) -> Self {
+        Self {
+            base: a,
+            buf: Box::default(),
+            len: 2,
+            last_off: (b - a) as u32,
+        }
+    }
+
     /// Number of times (0 only transiently, after [`Times::drop_front`] removed all).
     pub(crate) fn len(&self) -> usize {
         (self.len & LEN_MASK) as usize
@@ -106,10 +121,12 @@ impl Times {
     }
 
     fn capacity(&self) -> usize {
-        1 + if self.is_wide() {
-            self.buf.len() / 2
+        if self.is_wide() {
+            1 + self.buf.len() / 2
+        } else if self.buf.is_empty() {
+            2
         } else {
-            self.buf.len()
+            1 + self.buf.len()
         }
     }
 
@@ -120,6 +137,9 @@ impl Times {
         }
         if self.is_wide() {
             join(self.buf[2 * (i - 1)], self.buf[2 * (i - 1) + 1])
+        } else if self.buf.is_empty() {
+            // Two times: the second is the largest.
+            self.base + i64::from(self.last_off)
         } else {
             self.base + i64::from(self.buf[i - 1])
         }
@@ -165,6 +185,10 @@ impl Times {
             return n;
         }
         if !self.is_wide() {
+            if self.buf.is_empty() {
+                // Two times, the first before the limit and the second not.
+                return 1;
+            }
             // limit - base is in (0, last_off] here.
             let off = (limit - self.base) as u64;
             return 1 + count_below(&self.buf[..n - 1], off);
@@ -179,7 +203,7 @@ impl Times {
             return 0;
         }
         out.push(self.base);
-        if self.is_wide() {
+        if self.is_wide() || self.buf.is_empty() {
             out.extend((1..k).map(|i| self.get(i)));
         } else {
             let base = self.base;
@@ -212,6 +236,12 @@ impl Times {
         }
         let last = self.last();
         let wide = self.is_wide() || !fits_narrow(self.base.min(t), last.max(t));
+        if n == 1 && !wide {
+            // A second time: still no buffer.
+            let first = self.base;
+            *self = Self::two(first.min(t), first.max(t));
+            return usize::from(t >= first);
+        }
         let pos = if t >= last {
             n
         } else {
@@ -264,6 +294,10 @@ impl Times {
         let rest = n - k;
         if rest == 1 {
             *self = Self::one(self.last());
+            return;
+        }
+        if rest == 2 && !self.is_wide() {
+            *self = Self::two(self.get(k), self.last());
             return;
         }
         let new_base = self.get(k);
@@ -351,6 +385,8 @@ mod tests {
         );
         let mut t = Times::one(42);
         t.insert(40);
+        check(&t, &[40, 42]);
+        assert_eq!(t.heap_bytes(), 0);
         t.insert(45);
         check(&t, &[40, 42, 45]);
         assert_eq!(t.heap_bytes(), 32); // 24 bytes requested: a 32-byte chunk
