@@ -14,7 +14,8 @@
 //! - [`config`]: [`EngineConfig`] (horizon, interval, lateness, caps, budget, emit rule);
 //! - [`networks`]: the monitored-networks filter;
 //! - `watermark`: the event-time clock, ticks and lateness;
-//! - `state`: per-host state (`Host` → `Pair` → `Times`, ~4 bytes per flow time);
+//! - `state`: per-host state (`Host` → `Pair` → `Times`, ~4 bytes per flow time; peers
+//!   with one flow time as `Singles`, 8 bytes each);
 //! - `schedule`: hosts queued by the tick at which their window changes;
 //! - `evaluate`, `detection`: one host's evaluation, and the detection it may emit;
 //! - [`filter`]: false-positive control (allow-lists, prevalence, minimum peers, replies);
