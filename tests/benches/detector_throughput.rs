@@ -166,6 +166,9 @@ async fn main() -> anyhow::Result<()> {
     let service = spawn_in_process(config, shutdown.clone());
     let url = format!("http://127.0.0.1:{port}/metrics");
     let mut consumed_at = None;
+    // The largest state seen while streaming (before any end-of-input flush, which judges
+    // every host once more and leaves more verdicts behind), with its flow times.
+    let mut live_peak = (0.0f64, 0.0f64);
     let (body, wall) = loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let Ok((_, body)) = http_get(&url).await else {
@@ -176,6 +179,12 @@ async fn main() -> anyhow::Result<()> {
             consumed_at = Some(started.elapsed());
         }
         let flushes = metric(&body, "relbot_detector_idle_flushes") as i32;
+        if flushes == 0 {
+            let bytes = metric(&body, "relbot_detector_state_bytes");
+            if bytes > live_peak.0 {
+                live_peak = (bytes, metric(&body, "relbot_detector_state_flow_times"));
+            }
+        }
         // Every record has an outcome once its batch is processed (a partition flushed twice,
         // after starving mid-stream, can make the flush count reach the partitions early).
         let processed = metric(&body, "relbot_detector_flows_total") as usize;
@@ -215,6 +224,13 @@ async fn main() -> anyhow::Result<()> {
         metric(&body, "relbot_detector_detections_emitted"),
         metric(&body, "relbot_detector_changelog_records"),
         metric(&body, "relbot_detector_flows_total{outcome=\"accepted\"}"),
+    );
+    println!(
+        "detector: live state at its peak while streaming (sampled every 100 ms): {} B for {} \
+         flow times = {:.1} B per flow time",
+        live_peak.0,
+        live_peak.1,
+        live_peak.0 / live_peak.1.max(1.0)
     );
 
     // Restore: every partition's state read back from the changelog into fresh engines, as
