@@ -268,6 +268,11 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
     host.cold = false;
     host.stale = stale;
 
+    // In address order: the tally then sees the pairs in an order that does not depend on
+    // the order the host holds them in (which depends on arrival and eviction history), as
+    // `relbot analyze` gives them (from the sorted memo); its chance products are
+    // floating-point and so depend on order.
+    periodic.sort_unstable_by_key(|((peer, _), _)| *peer);
     // Prevalence counts every periodic pair, filtered or not; the filter then drops
     // allow-listed and infrastructure peers, and periods with too few peers.
     ev.prevalence.replace(
@@ -295,11 +300,11 @@ pub(crate) fn evaluate_host(ev: &mut Evaluator<'_>, host: &mut Host, tick: i64) 
         periods,
     };
 
-    let mut verdicts: Vec<(IpAddr, PairVerdict)> = periodic
+    // Sorted by peer, as `periodic` is.
+    let verdicts: Vec<(IpAddr, PairVerdict)> = periodic
         .into_iter()
         .map(|((peer, _), v)| (peer, v))
         .collect();
-    verdicts.sort_unstable_by_key(|a| a.0);
     // `latest` is the caller's to set, from the finding it keeps (saves a copy).
     out.memo = Memo {
         verdicts,
