@@ -1,7 +1,6 @@
 //! [`Engine`]: ingest flows, advance event time, evaluate due hosts, emit detections; keep
 //! state bounded; snapshot and restore it.
 
-use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use hashbrown::{DefaultHashBuilder, HashMap, HashSet};
@@ -246,8 +245,7 @@ impl Engine {
             return Ingest::Late;
         }
         let before = host.heap_bytes();
-        let hash = hasher.hash_one(dst);
-        let found = host.find_hashed(dst, hash).or_else(|| {
+        let found = host.find(dst, hasher).or_else(|| {
             // A single's second time: it becomes a pair.
             let first = host.singles.remove(dst)?;
             host.times -= 1; // counted again by `push`

@@ -167,15 +167,12 @@ impl Host {
 
     /// The index of `peer` in `pairs`.
     pub(crate) fn find(&self, peer: IpAddr, hasher: &DefaultHashBuilder) -> Option<usize> {
-        self.find_hashed(peer, hasher.hash_one(peer))
-    }
-
-    /// [`Host::find`] with the hasher's hash of `peer` (one hash serves `singles` too).
-    pub(crate) fn find_hashed(&self, peer: IpAddr, hash: u64) -> Option<usize> {
         match &self.index {
             None => self.pairs.iter().position(|p| p.peer == peer),
             Some(index) => index
-                .find(hash, |&i| self.pairs[i as usize].peer == peer)
+                .find(hasher.hash_one(peer), |&i| {
+                    self.pairs[i as usize].peer == peer
+                })
                 .map(|&i| i as usize),
         }
     }
@@ -187,8 +184,7 @@ impl Host {
         peer: IpAddr,
         hasher: &DefaultHashBuilder,
     ) -> Option<PeerTimes<'_>> {
-        let hash = hasher.hash_one(peer);
-        match self.find_hashed(peer, hash) {
+        match self.find(peer, hasher) {
             Some(i) => Some(PeerTimes::Pair(&self.pairs[i])),
             None => self.singles.get(peer).map(PeerTimes::Single),
         }
